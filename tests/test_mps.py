@@ -1,0 +1,503 @@
+"""MPS Born machine: normalization, canonical form, learning, sampling, entanglement."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import quimb.tensor as qtn
+import torch
+
+import tnborn
+from tnborn import MPSBornMachine
+from tnborn.datasets import bars_and_stripes, mnist
+from tnborn.mps.two_site import TwoSiteLearner, TwoSiteOptions
+
+from .helpers import all_configurations, chi_square_pvalue, codes, dense_state
+
+REAL_AND_COMPLEX = [torch.float64, torch.complex128]
+
+
+def random_tensors(n, d, bond, *, dtype=torch.float64, seed=0):
+    """Random site tensors (not canonical, not normalized), bond dims capped by ``bond``."""
+    g = torch.Generator().manual_seed(seed)
+    dims = [1] + [bond] * (n - 1) + [1]
+    out = []
+    for k in range(n):
+        t = torch.randn(dims[k], d, dims[k + 1], generator=g, dtype=torch.float64)
+        if dtype.is_complex:
+            t = torch.complex(t, torch.randn(t.shape, generator=g, dtype=torch.float64))
+        out.append(t.to(dtype))
+    return out
+
+
+# ------------------------------------------------------------------ normalization
+@pytest.mark.parametrize("dtype", REAL_AND_COMPLEX)
+@pytest.mark.parametrize("n, d, bond", [(12, 2, 8), (10, 2, 1), (9, 3, 5), (7, 3, 8),
+                                        (11, 2, 3), (6, 3, 2)])
+def test_log_prob_is_normalized(n, d, bond, dtype):
+    model = MPSBornMachine(n, d, init_bond=bond, dtype=dtype, seed=n + bond)
+    logp = model.log_prob(all_configurations(n, d))
+    assert abs(float(torch.logsumexp(logp, 0))) < 1e-10
+
+
+@pytest.mark.parametrize("dtype", REAL_AND_COMPLEX)
+def test_log_prob_matches_dense_contraction(dtype):
+    tensors = random_tensors(8, 3, 4, dtype=dtype, seed=3)
+    psi = dense_state(tensors)
+    expected = np.log(np.abs(psi) ** 2 / np.sum(np.abs(psi) ** 2))
+    model = MPSBornMachine.from_tensors(tensors)
+    logp = model.log_prob(all_configurations(8, 3)).numpy()
+    np.testing.assert_allclose(logp, expected, rtol=0, atol=1e-10)
+    assert model.log_norm() == pytest.approx(0.0, abs=1e-12)
+    # log_norm of the raw tensors equals ln sum |psi|^2
+    from tnborn.mps.contraction import log_norm
+
+    assert log_norm(tensors) == pytest.approx(math.log(np.sum(np.abs(psi) ** 2)), abs=1e-10)
+
+
+def test_batch_shape_is_kept():
+    model = MPSBornMachine(5, seed=0)
+    x = torch.randint(0, 2, (3, 4, 5))
+    assert model.log_prob(x).shape == (3, 4)
+    assert model.nll(x) == pytest.approx(float(-model.log_prob(x).mean()))
+
+
+def test_tiny_probabilities_stay_finite():
+    """784 sites: p(x) far below 1e-300 is still a finite log-probability."""
+    model = MPSBornMachine(784, 8, init_bond=4, seed=0)
+    x = torch.randint(0, 8, (16, 784), generator=torch.Generator().manual_seed(0))
+    logp = model.log_prob(x)
+    assert torch.isfinite(logp).all()
+    assert (logp < 2 * math.log(1e-300)).all()  # even |psi| underflows in float64
+    assert float(torch.logsumexp(model.log_prob(model.sample(4)), 0)) < 0
+
+
+# ---------------------------------------------------------------- canonical form
+@pytest.mark.parametrize("dtype", REAL_AND_COMPLEX)
+def test_canonical_form_isometries(dtype):
+    model = MPSBornMachine.from_tensors(random_tensors(9, 2, 6, dtype=dtype, seed=1))
+    x = all_configurations(9, 2)
+    before = model.log_prob(x)
+    for center in (4, 8, 0, 6):
+        model.canonicalize(center)
+        assert model.center == center
+        for k, a in enumerate(model.tensors):
+            dl, d, dr = a.shape
+            if k < center:
+                m = a.reshape(dl * d, dr)
+                eye = torch.eye(dr, dtype=dtype)
+                torch.testing.assert_close(m.mH @ m, eye, atol=1e-12, rtol=0)
+            elif k > center:
+                m = a.reshape(dl, d * dr)
+                eye = torch.eye(dl, dtype=dtype)
+                torch.testing.assert_close(m @ m.mH, eye, atol=1e-12, rtol=0)
+        assert float(torch.linalg.norm(model.tensors[center])) == pytest.approx(1.0, abs=1e-12)
+        torch.testing.assert_close(model.log_prob(x), before, atol=1e-11, rtol=0)
+
+
+# ------------------------------------------------------------- two-site gradient
+@pytest.mark.parametrize("dtype", REAL_AND_COMPLEX)
+def test_two_site_step_matches_autograd(dtype):
+    """The closed-form gradient step equals the autograd gradient of the NLL."""
+    n, d, k, lr = 6, 2, 2, 0.01
+    model = MPSBornMachine(n, d, init_bond=3, dtype=dtype, seed=4)
+    model.canonicalize(k)
+    data = torch.unique(torch.randint(0, 2, (40, n), generator=torch.Generator().manual_seed(5)),
+                        dim=0)
+    weights = torch.full((data.shape[0],), 1.0 / data.shape[0], dtype=torch.float64)
+    a, b = model.tensors[k], model.tensors[k + 1]
+    merged = torch.einsum("apb,bqc->apqc", a, b).detach().clone().requires_grad_(True)
+    others = [t.detach() for t in model.tensors]
+
+    def nll(m):
+        left = [t[:, data[:, j], :] for j, t in enumerate(others[:k])]  # (Dl, B, Dr)
+        right = [t[:, data[:, j], :] for j, t in enumerate(others) if j > k + 1]
+        vec = torch.ones(data.shape[0], 1, dtype=dtype)
+        for t in left:
+            vec = torch.einsum("bl,lbr->br", vec, t)
+        vec = torch.einsum("bl,lbr->br", vec, m[:, data[:, k], data[:, k + 1], :])
+        for t in right:
+            vec = torch.einsum("bl,lbr->br", vec, t)
+        psi = vec[:, 0]
+        z = (m.abs() ** 2).sum()
+        return -(weights * torch.log(psi.abs() ** 2)).sum() + torch.log(z)
+
+    loss = nll(merged)
+    (grad,) = torch.autograd.grad(loss, merged)
+    # torch returns dL/dM* scaled by 2 for complex (conjugate Wirtinger convention):
+    # the steepest-descent step is -lr * grad in both cases.
+    expected = merged.detach() - lr * grad
+    expected = expected / torch.linalg.norm(expected)
+
+    # one learner step on the same state, with no truncation and no step cap
+    learner = _learner_at(model, data, k, lr)
+    learner.update(k, True, None, weights)
+    got = torch.einsum("apb,bqc->apqc", model.tensors[k], model.tensors[k + 1])
+    # the gauge of the split bond is free: compare the merged tensors
+    torch.testing.assert_close(got, expected, atol=1e-12, rtol=0)
+
+
+def _learner_at(model, data, k, lr):
+    """A learner whose environments are built for the centre pair (k, k+1)."""
+    learner = TwoSiteLearner.__new__(TwoSiteLearner)
+    learner.tensors = model.tensors
+    learner.data = data
+    learner.options = TwoSiteOptions(lr=lr, max_step=None, steps_per_bond=1, max_bond=1000,
+                                     cutoff=0.0)
+    n = len(model.tensors)
+    learner.n_sites = n
+    learner.rows = torch.arange(data.shape[0])
+    d = model.local_dim
+    learner.pairs = data[:, :-1] * d + data[:, 1:]
+    ones = torch.ones(data.shape[0], 1, dtype=model.dtype)
+    learner.left = [None] * (n + 1)
+    learner.right = [None] * (n + 1)
+    learner.left[0] = ones
+    learner.right[n] = ones
+    for j in range(k):
+        learner._extend_left(j)
+    for j in range(n - 1, k + 1, -1):
+        learner._extend_right(j)
+    return learner
+
+
+# ----------------------------------------------------------------------- learning
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_bars_and_stripes_is_learned(seed):
+    data = bars_and_stripes(4, 4)
+    model = MPSBornMachine(16, seed=seed)
+    history = model.fit(data, sweeps=10, progress=False)
+    assert len(history) == 10
+    assert history[-1]["train_nll"] <= math.log(30) + 1e-3
+    assert history[-1]["train_nll"] == pytest.approx(model.nll(data), abs=1e-10)
+    samples = model.sample(2000, generator=torch.Generator().manual_seed(seed))
+    patterns = {tuple(p) for p in data.tolist()}
+    assert all(tuple(s) in patterns for s in samples.tolist())
+
+
+def test_complex_mps_learns_bars_and_stripes():
+    data = bars_and_stripes(3, 3)
+    model = MPSBornMachine(9, dtype=torch.complex128, seed=0)
+    history = model.fit(data, sweeps=6, progress=False)
+    assert history[-1]["train_nll"] <= math.log(len(data)) + 1e-3
+    logp = model.log_prob(all_configurations(9, 2))
+    assert abs(float(torch.logsumexp(logp, 0))) < 1e-10
+
+
+def test_fit_records_test_nll_and_respects_max_bond():
+    data = bars_and_stripes(4, 4)
+    model = MPSBornMachine(16, max_bond=5, seed=0)
+    history = model.fit(data[:20], sweeps=3, test_data=data[20:], progress=False)
+    assert all(set(h) >= {"step", "train_nll", "test_nll", "seconds", "max_bond"}
+               for h in history)
+    assert max(model.bond_dims) <= 5
+    assert history[-1]["test_nll"] == pytest.approx(model.nll(data[20:]), abs=1e-10)
+    assert [h["step"] for h in history] == [1, 2, 3]
+
+
+def test_cutoff_shrinks_bonds_for_a_product_distribution():
+    """The uniform distribution is a product state: bonds grow at first, then collapse to 1."""
+    data = all_configurations(10, 2)
+    model = MPSBornMachine(10, init_bond=4, cutoff=1e-3, seed=0)
+    history = model.fit(data, sweeps=8, lr=0.1, progress=False)
+    assert model.bond_dims == [1] * 9
+    assert history[-1]["train_nll"] == pytest.approx(10 * math.log(2), abs=1e-9)
+
+
+def test_minibatch_mnist_784_sites_finite():
+    train = mnist(limit=120, seed=1)
+    model = MPSBornMachine(784, max_bond=6, seed=0)
+    history = model.fit(train, sweeps=2, batch_size=40, progress=False,
+                        generator=torch.Generator().manual_seed(0))
+    assert all(math.isfinite(h["train_nll"]) for h in history)
+    assert history[-1]["train_nll"] < history[0]["train_nll"] < 784 * math.log(2)
+    assert torch.isfinite(model.log_prob(train)).all()
+
+
+def test_minibatch_is_reproducible_with_generator():
+    data = bars_and_stripes(3, 3)
+    runs = []
+    for _ in range(2):
+        model = MPSBornMachine(9, seed=0)
+        model.fit(data, sweeps=2, batch_size=4, progress=False,
+                  generator=torch.Generator().manual_seed(7))
+        runs.append(model.log_prob(data))
+    torch.testing.assert_close(runs[0], runs[1], atol=0, rtol=0)
+
+
+# ----------------------------------------------------------------------- sampling
+@pytest.mark.parametrize("n, d, dtype", [(10, 2, torch.float64), (9, 2, torch.complex128),
+                                         (7, 3, torch.float64)])
+def test_zipper_samples_are_exact(n, d, dtype):
+    model = MPSBornMachine.from_tensors(random_tensors(n, d, 4, dtype=dtype, seed=n))
+    model.canonicalize(n // 2)  # sampling must work from any centre
+    probs = model.log_prob(all_configurations(n, d)).exp().numpy()
+    samples = model.sample(200_000, generator=torch.Generator().manual_seed(11))
+    counts = np.bincount(codes(samples, d).numpy(), minlength=d ** n)
+    assert chi_square_pvalue(counts, probs) > 1e-3
+
+
+def test_sampling_is_reproducible_with_generator():
+    model = MPSBornMachine(12, init_bond=4, seed=0)
+    a = model.sample(50, generator=torch.Generator().manual_seed(3))
+    b = model.sample(50, generator=torch.Generator().manual_seed(3))
+    c = model.sample(50, generator=torch.Generator().manual_seed(4))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert a.dtype == torch.long and a.shape == (50, 12)
+
+
+MASKS = {
+    "prefix": [1, 1, 1, 0, 0, 0, 0, 0],
+    "suffix": [0, 0, 0, 0, 0, 1, 1, 1],
+    "scattered": [0, 1, 0, 0, 1, 0, 1, 0],
+    "ends": [1, 0, 0, 0, 0, 0, 0, 1],
+    "none": [0] * 8,
+}
+
+
+@pytest.mark.parametrize("mask_name", sorted(MASKS))
+@pytest.mark.parametrize("dtype", REAL_AND_COMPLEX)
+def test_conditional_sample_is_exact(mask_name, dtype):
+    n, d = 8, 2
+    model = MPSBornMachine.from_tensors(random_tensors(n, d, 3, dtype=dtype, seed=21))
+    known = torch.tensor(MASKS[mask_name], dtype=torch.bool)
+    configs = all_configurations(n, d)
+    logp = model.log_prob(configs)
+    given = torch.tensor([1, 0, 1, 1, 0, 1, 0, 1])
+    match = (configs[:, known] == given[known]).all(1)
+    conditional = torch.where(match, logp.exp(), torch.zeros_like(logp)).numpy()
+    num = 200_000
+    samples = model.conditional_sample(given.expand(num, n), known,
+                                       generator=torch.Generator().manual_seed(5))
+    assert (samples[:, known] == given[known]).all()
+    counts = np.bincount(codes(samples, d).numpy(), minlength=d ** n)
+    assert counts[~match.numpy()].sum() == 0
+    assert chi_square_pvalue(counts[match.numpy()], conditional[match.numpy()]) > 1e-3
+
+
+def test_conditional_sample_with_per_row_masks():
+    """Rows with different masks are each sampled from their own conditional."""
+    n, d = 6, 3
+    model = MPSBornMachine.from_tensors(random_tensors(n, d, 3, seed=8))
+    configs = all_configurations(n, d)
+    p = model.log_prob(configs).exp()
+    given = torch.tensor([[2, 0, 1, 1, 0, 2], [0, 1, 2, 2, 1, 0]])
+    masks = torch.tensor([[0, 0, 1, 0, 1, 0], [1, 0, 0, 0, 0, 1]], dtype=torch.bool)
+    num = 100_000
+    x = given.repeat_interleave(num, 0)
+    known = masks.repeat_interleave(num, 0)
+    samples = model.conditional_sample(x, known, generator=torch.Generator().manual_seed(2))
+    for row in range(2):
+        part = samples[row * num:(row + 1) * num]
+        match = (configs[:, masks[row]] == given[row, masks[row]]).all(1)
+        counts = np.bincount(codes(part, d).numpy(), minlength=d ** n)
+        assert counts[~match.numpy()].sum() == 0
+        assert chi_square_pvalue(counts[match.numpy()], p[match].numpy()) > 1e-3
+
+
+def ghz_tensors(n):
+    """(|0...0> + |1...1>) / sqrt(2) as site tensors."""
+    first = torch.zeros(1, 2, 2, dtype=torch.float64)
+    first[0, 0, 0] = first[0, 1, 1] = 1
+    middle = torch.zeros(2, 2, 2, dtype=torch.float64)
+    middle[0, 0, 0] = middle[1, 1, 1] = 1
+    last = torch.zeros(2, 2, 1, dtype=torch.float64)
+    last[0, 0, 0] = last[1, 1, 0] = 1
+    return [first] + [middle.clone() for _ in range(n - 2)] + [last]
+
+
+def test_conditional_sample_rejects_impossible_evidence():
+    model = MPSBornMachine.from_tensors(ghz_tensors(6))
+    x = torch.tensor([[0, 0, 0, 0, 0, 1], [1, 0, 0, 0, 0, 1]])
+    known = torch.tensor([True, False, False, False, False, True])
+    with pytest.raises(ValueError, match=r"rows \[0\] have probability zero"):
+        model.conditional_sample(x, known)
+    out = model.conditional_sample(x[1:], known)
+    assert out.tolist() == [[1] * 6]
+
+
+# ------------------------------------------------------------ entanglement, quimb
+@pytest.mark.parametrize("dtype", REAL_AND_COMPLEX)
+def test_entanglement_matches_quimb(dtype):
+    model = MPSBornMachine.from_tensors(random_tensors(10, 2, 6, dtype=dtype, seed=2))
+    ours = model.entanglement_entropy()
+    qmps = model.to_quimb()
+    theirs = [qmps.entropy(k + 1) * math.log(2) for k in range(9)]
+    np.testing.assert_allclose(ours.numpy(), theirs, atol=1e-10, rtol=0)
+
+
+@pytest.mark.parametrize("alpha", [0.5, 2.0, 3.0, float("inf")])
+def test_renyi_entropy_matches_dense_svd(alpha):
+    n, d = 8, 3
+    tensors = random_tensors(n, d, 5, seed=6)
+    psi = dense_state(tensors)
+    psi = psi / np.linalg.norm(psi)
+    model = MPSBornMachine.from_tensors(tensors)
+    ours = model.entanglement_entropy(alpha).numpy()
+    for k in range(n - 1):
+        s = np.linalg.svd(psi.reshape(d ** (k + 1), -1), compute_uv=False)
+        lam = s ** 2
+        if alpha == float("inf"):
+            expected = -np.log(lam.max())
+        else:
+            expected = np.log(np.sum(lam ** alpha)) / (1 - alpha)
+        assert ours[k] == pytest.approx(expected, abs=1e-10)
+
+
+def test_entanglement_of_known_states():
+    # product state: zero everywhere; GHZ state: ln 2 at every bond
+    product = [torch.rand(1, 2, 1, dtype=torch.float64) + 0.1 for _ in range(6)]
+    assert torch.allclose(MPSBornMachine.from_tensors(product).entanglement_entropy(),
+                          torch.zeros(5, dtype=torch.float64), atol=1e-12)
+    model = MPSBornMachine.from_tensors(ghz_tensors(6))
+    np.testing.assert_allclose(model.entanglement_entropy().numpy(), math.log(2), atol=1e-12)
+    assert model.log_prob(torch.tensor([[1] * 6, [0] * 6])).exp().tolist() == \
+        pytest.approx([0.5, 0.5], abs=1e-14)
+
+
+@pytest.mark.parametrize("dtype", REAL_AND_COMPLEX)
+def test_quimb_round_trip(dtype):
+    model = MPSBornMachine.from_tensors(random_tensors(8, 3, 4, dtype=dtype, seed=9))
+    x = all_configurations(8, 3)
+    qmps = model.to_quimb()
+    dense = np.asarray(qmps.to_dense()).reshape(-1)
+    np.testing.assert_allclose(np.log(np.abs(dense) ** 2), model.log_prob(x).numpy(),
+                               atol=1e-10, rtol=0)
+    back = MPSBornMachine.from_quimb(qmps)
+    torch.testing.assert_close(back.log_prob(x), model.log_prob(x), atol=1e-10, rtol=0)
+
+
+def test_from_quimb_reads_any_leg_order():
+    qmps = qtn.MPS_rand_state(7, 3, phys_dim=3, seed=1, dtype="float64")
+    qmps.permute_arrays("prl")
+    model = MPSBornMachine.from_quimb(qmps)
+    dense = np.asarray(qmps.to_dense()).reshape(-1)
+    p = np.abs(dense) ** 2 / np.sum(np.abs(dense) ** 2)
+    np.testing.assert_allclose(model.log_prob(all_configurations(7, 3)).numpy(), np.log(p),
+                               atol=1e-10, rtol=0)
+
+
+# --------------------------------------------------------------------- save/load
+def test_save_load_round_trip(tmp_path):
+    model = MPSBornMachine(9, 3, init_bond=4, dtype=torch.complex128, seed=0, max_bond=17)
+    model.canonicalize(4)
+    path = tmp_path / "mps.pt"
+    model.save(path)
+    x = all_configurations(9, 3)[::7]
+    for loaded in (tnborn.load(path), MPSBornMachine.load(path)):
+        assert isinstance(loaded, MPSBornMachine)
+        assert loaded.max_bond == 17 and loaded.center == 4 and loaded.dtype == torch.complex128
+        torch.testing.assert_close(loaded.log_prob(x), model.log_prob(x), atol=1e-12, rtol=0)
+    assert [p.name for p in tmp_path.iterdir()] == ["mps.pt"]
+
+
+def test_failed_save_leaves_nothing(tmp_path, monkeypatch):
+    model = MPSBornMachine(5, seed=0)
+    path = tmp_path / "model.pt"
+    model.save(path)
+    original = path.read_bytes()
+
+    def broken_save(obj, handle):
+        handle.write(b"partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        MPSBornMachine(5, seed=1).save(path)
+    assert path.read_bytes() == original
+    assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]
+    with pytest.raises(ValueError, match="does not exist"):
+        model.save(tmp_path / "missing_dir" / "m.pt")
+
+
+def test_corrupt_and_foreign_files_are_rejected(tmp_path):
+    model = MPSBornMachine(5, seed=0)
+    good = tmp_path / "good.pt"
+    model.save(good)
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(good.read_bytes()[:100])
+    text = tmp_path / "text.pt"
+    text.write_text("not a model")
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"weights": torch.zeros(3)}, foreign)
+    for bad in (truncated, text, foreign):
+        with pytest.raises(ValueError):
+            tnborn.load(bad)
+    broken_state = tmp_path / "broken.pt"
+    payload = torch.load(good, weights_only=True)
+    payload["state"]["tensors"][2] = torch.zeros(3, 2, 2, dtype=torch.float64)
+    torch.save(payload, broken_state)
+    with pytest.raises(ValueError, match="bond"):
+        tnborn.load(broken_state)
+    nan_state = tmp_path / "nan.pt"
+    payload = torch.load(good, weights_only=True)
+    payload["state"]["tensors"][1] = payload["state"]["tensors"][1] * float("nan")
+    torch.save(payload, nan_state)
+    with pytest.raises(ValueError, match="non-finite"):
+        tnborn.load(nan_state)
+    with pytest.raises(FileNotFoundError):
+        tnborn.load(tmp_path / "absent.pt")
+
+
+# ------------------------------------------------------------------- bad input
+@pytest.mark.parametrize("bad, message", [
+    (torch.tensor([[0, 1, 2, 0]]), "outside 0..1"),
+    (torch.tensor([[0, 1, -1, 0]]), "outside 0..1"),
+    (torch.tensor([[0, 1, 0]]), "4 sites"),
+    (torch.tensor([[0.0, 1.0, 0.5, 0.0]]), "non-integer"),
+    (torch.tensor([[0.0, float("nan"), 1.0, 0.0]]), "NaN"),
+    (torch.zeros(0, 4, dtype=torch.long), "empty"),
+    (torch.tensor(1), "scalar"),
+])
+def test_bad_configurations_raise(bad, message):
+    model = MPSBornMachine(4, seed=0)
+    with pytest.raises(ValueError, match=message):
+        model.log_prob(bad)
+    with pytest.raises(ValueError, match=message):
+        model.fit(bad, sweeps=1, progress=False)
+
+
+def test_bad_arguments_raise():
+    model = MPSBornMachine(4, seed=0)
+    data = torch.zeros(3, 4, dtype=torch.long)
+    with pytest.raises(ValueError, match="lr"):
+        model.fit(data, lr=-1, progress=False)
+    with pytest.raises(ValueError, match="sweeps"):
+        model.fit(data, sweeps=0, progress=False)
+    with pytest.raises(ValueError, match="test_data"):
+        model.fit(data, sweeps=1, test_data=torch.full((2, 4), 3), progress=False)
+    with pytest.raises(ValueError, match="num"):
+        model.sample(0)
+    with pytest.raises(TypeError, match="generator"):
+        model.sample(3, generator=123)
+    with pytest.raises(ValueError, match="known"):
+        model.conditional_sample(data, torch.ones(3, 3, dtype=torch.bool))
+    with pytest.raises(TypeError, match="bool"):
+        model.conditional_sample(data, torch.ones(3, 4))
+    with pytest.raises(ValueError, match="center"):
+        model.canonicalize(4)
+    with pytest.raises(ValueError, match="alpha"):
+        model.entanglement_entropy(alpha=0)
+    with pytest.raises(ValueError, match="n_sites"):
+        MPSBornMachine(1)
+    with pytest.raises(ValueError, match="cutoff"):
+        MPSBornMachine(4, cutoff=2.0)
+    with pytest.raises(ValueError, match="dtype"):
+        MPSBornMachine(4, dtype=torch.int64)
+
+
+def test_from_tensors_validates():
+    good = random_tensors(4, 2, 3)
+    with pytest.raises(ValueError, match="bond 1"):
+        MPSBornMachine.from_tensors([good[0], good[1], torch.rand(2, 2, 3, dtype=torch.float64),
+                                     good[3]])
+    with pytest.raises(ValueError, match="outer bonds"):
+        MPSBornMachine.from_tensors([torch.rand(2, 2, 3, dtype=torch.float64)] + good[1:])
+    with pytest.raises(ValueError, match="non-finite"):
+        MPSBornMachine.from_tensors([good[0] * float("inf")] + good[1:])
+    with pytest.raises(ValueError, match="shape"):
+        MPSBornMachine.from_tensors([torch.rand(2, 2)] + good[1:])
+    with pytest.raises(ValueError, match="norm is zero"):
+        MPSBornMachine.from_tensors([torch.zeros_like(t) for t in good])

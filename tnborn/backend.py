@@ -1,0 +1,46 @@
+"""Device/dtype defaults and cached einsum expressions.
+
+Every contraction in tnborn is an einsum on torch tensors, so the same code runs on CPU
+and GPU. Repeated contractions with the same shapes reuse one
+``opt_einsum.contract_expression`` (path search is done once per shape signature).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import opt_einsum
+import torch
+
+DEFAULT_DTYPE = torch.float64
+
+_SUPPORTED_DTYPES = (torch.float32, torch.float64, torch.complex64, torch.complex128)
+
+
+def resolve(dtype=None, device=None) -> tuple[torch.dtype, torch.device]:
+    """Validate a (dtype, device) pair; defaults are float64 on the CPU."""
+    dtype = DEFAULT_DTYPE if dtype is None else dtype
+    if dtype not in _SUPPORTED_DTYPES:
+        raise ValueError(f"dtype must be one of {[str(d) for d in _SUPPORTED_DTYPES]}, "
+                         f"got {dtype}")
+    try:
+        device = torch.device("cpu" if device is None else device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"invalid device {device!r}: {exc}") from None
+    return dtype, device
+
+
+def real_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The real dtype matching ``dtype`` (complex128 -> float64)."""
+    return torch.empty((), dtype=dtype).real.dtype
+
+
+@functools.lru_cache(maxsize=512)
+def _expression(equation: str, shapes: tuple[tuple[int, ...], ...]):
+    return opt_einsum.contract_expression(equation, *shapes)
+
+
+def contract(equation: str, *tensors: torch.Tensor) -> torch.Tensor:
+    """``einsum(equation, *tensors)`` through a cached opt_einsum expression."""
+    shapes = tuple(tuple(t.shape) for t in tensors)
+    return _expression(equation, shapes)(*tensors, backend="torch")

@@ -1,0 +1,11 @@
+"""Binary and small-alphabet image data sets as integer configurations.
+
+Every loader returns a LongTensor of shape ``(n_samples, n_sites)`` with
+images flattened row-major; nothing is downloaded at run time.
+"""
+
+from tnborn.datasets.bars_and_stripes import bars_and_stripes
+from tnborn.datasets.digits import digits
+from tnborn.datasets.mnist import mnist, read_idx
+
+__all__ = ["bars_and_stripes", "digits", "mnist", "read_idx"]

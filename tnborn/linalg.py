@@ -1,0 +1,48 @@
+"""Small linear-algebra kernels shared by the tensor-network models."""
+
+from __future__ import annotations
+
+import torch
+
+
+def truncation_rank(s: torch.Tensor, max_bond: int, cutoff: float) -> int:
+    """Number of singular values kept: ``s_i >= cutoff * s_max``, at most ``max_bond``,
+    at least 1. ``s`` is sorted in decreasing order."""
+    kept = int((s >= cutoff * s[0]).sum()) if s.numel() else 0
+    return max(1, min(kept, max_bond))
+
+
+def truncated_svd(matrix: torch.Tensor, max_bond: int, cutoff: float):
+    """SVD of a 2-D ``matrix`` truncated by :func:`truncation_rank`.
+
+    Returns ``u (m, r)``, ``s (r,)`` (real, decreasing), ``vh (r, n)``.
+    """
+    u, s, vh = torch.linalg.svd(matrix, full_matrices=False)
+    r = truncation_rank(s, max_bond, cutoff)
+    return u[:, :r], s[:r], vh[:r]
+
+
+def spectrum_entropy(weights: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
+    """Entropy (nats) of the probability vectors in the last axis of ``weights``.
+
+    ``weights`` are non-negative (for a Schmidt spectrum, ``s**2``); they are normalized
+    here. ``alpha=1`` gives von Neumann / Shannon ``-sum p ln p``, otherwise Renyi
+    ``ln(sum p**alpha) / (1 - alpha)``; ``alpha=inf`` gives ``-ln max p``.
+    """
+    p = weights / weights.sum(-1, keepdim=True)
+    if alpha == 1:
+        return -torch.special.xlogy(p, p).sum(-1)
+    if alpha == float("inf"):
+        return -torch.log(p.max(-1).values)
+    return torch.log((p ** alpha).sum(-1)) / (1.0 - alpha)
+
+
+def check_alpha(alpha) -> float:
+    """Validate a Renyi index: a positive number (``inf`` allowed)."""
+    try:
+        alpha = float(alpha)
+    except (TypeError, ValueError):
+        raise TypeError(f"alpha must be a positive number, got {alpha!r}") from None
+    if not alpha > 0:
+        raise ValueError(f"alpha must be positive, got {alpha}")
+    return alpha

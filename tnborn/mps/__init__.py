@@ -1,0 +1,5 @@
+"""Matrix-product-state Born machine."""
+
+from .born_machine import MPSBornMachine
+
+__all__ = ["MPSBornMachine"]
