@@ -132,35 +132,12 @@ def test_two_site_step_matches_autograd(dtype):
     expected = expected / torch.linalg.norm(expected)
 
     # one learner step on the same state, with no truncation and no step cap
-    learner = _learner_at(model, data, k, lr)
+    options = TwoSiteOptions(lr=lr, max_step=None, steps_per_bond=1, max_bond=1000, cutoff=0.0)
+    learner = TwoSiteLearner(model.tensors, data, options, center=k)
     learner.update(k, True, None, weights)
     got = torch.einsum("apb,bqc->apqc", model.tensors[k], model.tensors[k + 1])
     # the gauge of the split bond is free: compare the merged tensors
     torch.testing.assert_close(got, expected, atol=1e-12, rtol=0)
-
-
-def _learner_at(model, data, k, lr):
-    """A learner whose environments are built for the centre pair (k, k+1)."""
-    learner = TwoSiteLearner.__new__(TwoSiteLearner)
-    learner.tensors = model.tensors
-    learner.data = data
-    learner.options = TwoSiteOptions(lr=lr, max_step=None, steps_per_bond=1, max_bond=1000,
-                                     cutoff=0.0)
-    n = len(model.tensors)
-    learner.n_sites = n
-    learner.rows = torch.arange(data.shape[0])
-    d = model.local_dim
-    learner.pairs = data[:, :-1] * d + data[:, 1:]
-    ones = torch.ones(data.shape[0], 1, dtype=model.dtype)
-    learner.left = [None] * (n + 1)
-    learner.right = [None] * (n + 1)
-    learner.left[0] = ones
-    learner.right[n] = ones
-    for j in range(k):
-        learner._extend_left(j)
-    for j in range(n - 1, k + 1, -1):
-        learner._extend_right(j)
-    return learner
 
 
 # ----------------------------------------------------------------------- learning

@@ -1,0 +1,91 @@
+"""Small matplotlib helpers shared by the examples; every figure goes to a PNG file."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+import numpy as np  # noqa: E402
+
+GAP = 1  # pixels of frame between two tiles of an image grid
+TILE_INCHES = 0.9  # drawn size of one tile
+MIN_TILE_PIXELS = 28  # smaller images are scaled up by a whole factor
+
+
+def _save(fig, path) -> Path:
+    """Write ``fig`` to ``path`` (creating its folder), close it and return the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def _mosaic(images: np.ndarray, ncols: int) -> np.ndarray:
+    """Tile images ``(N, h, w)`` into one array, NaN in the gaps and unused tiles."""
+    n, h, w = images.shape
+    nrows = math.ceil(n / ncols)
+    mosaic = np.full((nrows * (h + GAP) + GAP, ncols * (w + GAP) + GAP), np.nan)
+    for i, image in enumerate(images):
+        top = GAP + (i // ncols) * (h + GAP)
+        left = GAP + (i % ncols) * (w + GAP)
+        mosaic[top:top + h, left:left + w] = image
+    return mosaic
+
+
+def image_grid(images, shape, path, *, ncols=None, title=None, row_labels=None) -> Path:
+    """Draw images as a grid and save it as a PNG; returns the path.
+
+    ``images``: array-like ``(N, h * w)`` or ``(N, h, w)`` with values in [0, 1]
+    (0 black, 1 white, 0.5 grey); ``shape``: ``(h, w)``; ``ncols``: tiles per row
+    (about square when None); ``row_labels``: optional text left of each row.
+    """
+    images = np.asarray(images, dtype=float).reshape(-1, *shape)
+    scale = max(1, MIN_TILE_PIXELS // max(shape))  # blow small images up, so the gaps stay thin
+    images = images.repeat(scale, axis=1).repeat(scale, axis=2)
+    ncols = ncols or math.ceil(math.sqrt(len(images)))
+    mosaic = _mosaic(images, ncols)
+    cmap = plt.get_cmap("gray").with_extremes(bad="lightsteelblue")
+    nrows = math.ceil(len(images) / ncols)
+    fig, ax = plt.subplots(figsize=(1 + TILE_INCHES * ncols, 0.5 + TILE_INCHES * nrows))
+    ax.imshow(mosaic, cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if row_labels is not None:
+        h = images.shape[1]
+        ax.set_yticks([GAP + r * (h + GAP) + (h - 1) / 2 for r in range(len(row_labels))],
+                      labels=row_labels)
+        ax.tick_params(left=False)
+    if title:
+        ax.set_title(title)
+    return _save(fig, path)
+
+
+def line_plot(x, series, path, *, xlabel, ylabel, title=None) -> Path:
+    """Plot named curves ``series = {label: ys}`` against ``x`` and save as PNG."""
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for label, ys in series.items():
+        ax.plot(x, ys, marker="o", label=label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    return _save(fig, path)
+
+
+def bar_plot(values, path, *, xlabel, ylabel, title=None) -> Path:
+    """Bar chart of ``values`` against their index (starting at 1), saved as PNG."""
+    values = np.asarray(values, dtype=float)
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.bar(np.arange(1, len(values) + 1), values, width=1.0 if len(values) > 50 else 0.8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    return _save(fig, path)

@@ -1,0 +1,58 @@
+"""Smoke tests of the example scripts, run in reduced size into a temporary folder."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def load_example(name: str, monkeypatch):
+    """Import ``examples/<name>.py`` with the examples folder on sys.path (for its siblings)."""
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def assert_pngs(folder: Path, names: list[str]) -> None:
+    """Each named file exists in ``folder``, is non-empty and starts with the PNG signature."""
+    for name in names:
+        data = (folder / name).read_bytes()
+        assert len(data) > len(PNG_SIGNATURE), name
+        assert data.startswith(PNG_SIGNATURE), name
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Keep torch on one thread, as the examples run beside other work."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_bars_and_stripes(tmp_path, monkeypatch):
+    example = load_example("bars_and_stripes", monkeypatch)
+    result = example.main(["--out", str(tmp_path), "--sweeps", "10", "--no-progress"])
+    images = result["samples"].reshape(-1, 4, 4)
+    stripes = (images == images[:, :, :1]).all(-1).all(-1)  # every row constant
+    bars = (images == images[:, :1, :]).all(-1).all(-1)  # every column constant
+    assert bool((stripes | bars).all())
+    assert result["valid_fraction"] == 1.0
+    assert_pngs(tmp_path, ["samples.png", "entanglement.png"])
+
+
+def test_mnist_mps(tmp_path, monkeypatch):
+    example = load_example("mnist_mps", monkeypatch)
+    result = example.main(["--out", str(tmp_path), "--images", "60", "--test-images", "20",
+                           "--max-bond", "4", "--sweeps", "1", "--no-progress"])
+    assert len(result["history"]) == 1
+    assert result["train_nll"] > 0 and result["test_nll"] > 0
+    assert_pngs(tmp_path, ["samples.png", "inpainting.png", "nll.png", "entanglement.png"])
