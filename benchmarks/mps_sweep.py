@@ -62,7 +62,7 @@ def window_seconds_per_bond(model, data, bond, width, lr):
     model.canonicalize(WINDOW_START)
     bonds = range(WINDOW_START, WINDOW_START + width)
     tensors = [t.clone() for t in model.tensors]
-    options = TwoSiteOptions(lr=lr, max_step=0.5, steps_per_bond=1, max_bond=bond, cutoff=1e-7)
+    options = TwoSiteOptions(lr=lr, max_step=0.5, steps_per_bond=1, max_bond=bond, cutoff=0.0)
     learner = TwoSiteLearner(tensors, data, options, center=WINDOW_START)
     weights = torch.full((data.shape[0],), 1.0 / data.shape[0], dtype=torch.float64)
     start = time.perf_counter()

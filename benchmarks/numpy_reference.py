@@ -15,7 +15,7 @@ class NumpyTwoSite:
     """Two-site learner on real numpy tensors ``(D_left, 2, D_right)``, canonical with the
     centre at site ``center``; environments are built for the pair (center, center+1)."""
 
-    def __init__(self, tensors, data, *, max_bond, cutoff=1e-7, lr=0.05, steps=10, center=0):
+    def __init__(self, tensors, data, *, max_bond, cutoff=0.0, lr=0.05, steps=10, center=0):
         self.tensors = [np.array(t) for t in tensors]
         self.data = np.asarray(data)
         self.max_bond, self.cutoff, self.lr, self.steps = max_bond, cutoff, lr, steps
