@@ -25,8 +25,8 @@ def main() -> dict[str, dict]:
     results["bas"] = bars_and_stripes.main(["--out", str(OUT / "bas"), "--sweeps", "10"])
     print("\n== MNIST ==")
     results["mnist_mps"] = mnist_mps.main([
-        "--out", str(OUT / "mnist_mps"), "--images", "300", "--test-images", "100",
-        "--max-bond", "10", "--sweeps", "3",
+        "--out", str(OUT / "mnist_mps"), "--images", "1000", "--test-images", "200",
+        "--max-bond", "16", "--sweeps", "4",
     ])
     print("\nfigures:")
     for result in results.values():

@@ -48,7 +48,7 @@ def _site_pairs(tensors: list[torch.Tensor]) -> list[torch.Tensor]:
     return blocks
 
 
-_RENORMALIZE_EVERY = 4
+_RENORMALIZE_EVERY = 8
 
 
 def zipper_sample(tensors: list[torch.Tensor], num: int, generator=None) -> torch.Tensor:
@@ -65,7 +65,7 @@ def zipper_sample(tensors: list[torch.Tensor], num: int, generator=None) -> torc
     n = len(tensors)
     blocks = _site_pairs(tensors)
     uniform = torch.rand(len(blocks), num, 1, generator=generator, dtype=first.real.dtype,
-                         device=device)
+                         device=device).unbind(0)
     rows = torch.arange(num, device=device)
     offsets = {m: rows * m for m in {block.shape[1] for block in blocks}}
     v = torch.ones(num, 1, dtype=first.dtype, device=device)
@@ -73,7 +73,8 @@ def zipper_sample(tensors: list[torch.Tensor], num: int, generator=None) -> torc
     for j, block in enumerate(blocks):
         dl, m, dr = block.shape
         w = (v @ block.view(dl, m * dr)).view(num * m, dr)
-        outcome = _draw(_squared_norms(w.view(num, m, dr)), uniform[j])
+        p = torch.linalg.vector_norm(w, dim=1).square_().view(num, m)
+        outcome = _draw(p, uniform[j])
         drawn.append(outcome)
         v = w.index_select(0, offsets[m] + outcome)
         if j % _RENORMALIZE_EVERY == _RENORMALIZE_EVERY - 1:
