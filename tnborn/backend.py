@@ -18,8 +18,11 @@ _SUPPORTED_DTYPES = (torch.float32, torch.float64, torch.complex64, torch.comple
 
 
 def resolve(dtype=None, device=None) -> tuple[torch.dtype, torch.device]:
-    """Validate a (dtype, device) pair; defaults are float64 on the CPU."""
+    """Validate a (dtype, device) pair; defaults are float64 on the CPU. The dtype may
+    also be given by name ("float64" or "torch.float64")."""
     dtype = DEFAULT_DTYPE if dtype is None else dtype
+    if isinstance(dtype, str):
+        dtype = getattr(torch, dtype.removeprefix("torch."), dtype)
     if dtype not in _SUPPORTED_DTYPES:
         raise ValueError(f"dtype must be one of {[str(d) for d in _SUPPORTED_DTYPES]}, "
                          f"got {dtype}")

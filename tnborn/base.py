@@ -82,7 +82,8 @@ class GenerativeModel(torch.nn.Module):
 
     def nll(self, x) -> float:
         """Mean negative log-likelihood over a batch, in nats."""
-        return float(-self.log_prob(x).mean())
+        with torch.no_grad():
+            return float(-self.log_prob(x).mean())
 
     def sample(self, num: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """Draw ``num`` independent exact samples, LongTensor ``(num, n_sites)``."""

@@ -1,0 +1,52 @@
+"""Argument checks shared across subpackages (clear errors instead of silent numbers)."""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import torch
+
+
+def check_int(value, name: str, minimum: int) -> int:
+    """An integer >= ``minimum`` (ValueError otherwise)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_seed(seed) -> int:
+    """An integer seed (TypeError otherwise)."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"seed must be an integer, got {seed!r}")
+    return int(seed)
+
+
+def check_real(value, name: str) -> float:
+    """A finite real number (a Python number or a one-element real tensor), as a float."""
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1 or value.is_complex():
+            raise TypeError(f"{name} must be a real number, got a tensor of shape "
+                            f"{tuple(value.shape)} and dtype {value.dtype}")
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    return value
+
+
+def check_positive(value, name: str) -> float:
+    """A finite real number > 0, as a float."""
+    value = check_real(value, name)
+    if value <= 0:
+        raise ValueError(f"{name} must be > 0, got {value}")
+    return value
+
+
+def check_beta(beta) -> float:
+    """An inverse temperature: a finite real number > 0."""
+    return check_positive(beta, "beta")
