@@ -1,8 +1,10 @@
 """tnborn: tensor-network Born machines and autoregressive networks, side by side."""
 
-from . import datasets
+from . import datasets, physics
+from .arnn import MADE, CurieWeissARNN, PixelCNN, SKARNN
 from .base import GenerativeModel, load
 from .mps import MPSBornMachine
 
-__all__ = ["GenerativeModel", "MPSBornMachine", "datasets", "load"]
+__all__ = ["CurieWeissARNN", "GenerativeModel", "MADE", "MPSBornMachine", "PixelCNN",
+           "SKARNN", "datasets", "load", "physics"]
 __version__ = "0.1.0"

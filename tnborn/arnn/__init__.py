@@ -2,6 +2,8 @@
 
 from .base import AutoregressiveModel
 from .curie_weiss import CurieWeissARNN
+from .made import MADE
+from .pixelcnn import PixelCNN
 from .sk import SKARNN
 
-__all__ = ["AutoregressiveModel", "CurieWeissARNN", "SKARNN"]
+__all__ = ["AutoregressiveModel", "CurieWeissARNN", "MADE", "PixelCNN", "SKARNN"]
