@@ -89,3 +89,36 @@ def bar_plot(values, path, *, xlabel, ylabel, title=None) -> Path:
     if title:
         ax.set_title(title)
     return _save(fig, path)
+
+
+def panel_plot(panels, path, *, xlabel, title=None) -> Path:
+    """A row of panels; ``panels = {ylabel: {label: (x, y, yerr or None, style)}}`` where
+    style is "line" (a curve) or "points" (markers with error bars)."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.3))
+    for ax, (ylabel, curves) in zip(np.atleast_1d(axes), panels.items()):
+        for label, (x, y, yerr, style) in curves.items():
+            if style == "line":
+                ax.plot(x, y, label=label, color="black", linewidth=1)
+            else:
+                ax.errorbar(x, y, yerr=yerr, fmt="o", markersize=4, capsize=2, label=label)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.legend(fontsize=7)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def heat_map(matrix, path, *, title=None, label=None) -> Path:
+    """A matrix as a colour map with a colour bar, saved as PNG."""
+    matrix = np.asarray(matrix, dtype=float)
+    fig, ax = plt.subplots(figsize=(4.6, 4))
+    limit = np.abs(matrix).max() or 1.0
+    image = ax.imshow(matrix, cmap="RdBu_r", vmin=-limit, vmax=limit)
+    fig.colorbar(image, ax=ax, label=label)
+    ax.set_xlabel("site j")
+    ax.set_ylabel("site i")
+    if title:
+        ax.set_title(title)
+    return _save(fig, path)

@@ -1,10 +1,10 @@
 """tnborn: tensor-network Born machines and autoregressive networks, side by side."""
 
 from . import datasets, physics
-from .arnn import MADE, CurieWeissARNN, PixelCNN, SKARNN
+from .arnn import HAN, MADE, CurieWeissARNN, PixelCNN, SKARNN
 from .base import GenerativeModel, load
 from .mps import MPSBornMachine
 
-__all__ = ["CurieWeissARNN", "GenerativeModel", "MADE", "MPSBornMachine", "PixelCNN",
+__all__ = ["CurieWeissARNN", "GenerativeModel", "HAN", "MADE", "MPSBornMachine", "PixelCNN",
            "SKARNN", "datasets", "load", "physics"]
 __version__ = "0.1.0"

@@ -1,0 +1,307 @@
+"""HAN: hierarchical autoregressive network (Bialas, Korcyl, Stebel, CPC 281, 108502 (2022)).
+
+An autoregressive model of the periodic L x L Ising lattice (L a power of two >= 4, sites
+row-major ``r * L + c``) whose sites are generated level by level:
+
+* level 0: row 0 and column 0 (2L - 1 spins, the boundary of the whole torus), by a
+  context-free MADE;
+* levels 1 ..: side s = L, L/2, ..., 4. The lattice is a grid of (L/s)^2 squares of side s
+  with corners at multiples of s; their boundaries (4s spins each, wrapping around) are
+  known. Each square's cross, its middle row and middle column inside the square (2s - 3
+  spins), is generated autoregressively given the square's boundary by one conditional
+  MADE per level, shared by every square of the level (the squares are a batch axis);
+* last level (s = 2): each remaining spin (odd row, odd column) has its 4 neighbours known.
+  With ``beta`` it is drawn by the heat bath
+  p(s = +1) = sigmoid(2 beta (J * sum of the 4 neighbours + h)), exact for the Boltzmann
+  distribution and parameter free; with ``beta=None`` by a learned linear layer on the 4
+  neighbour spins (weights and bias start at zero).
+
+Sites per level, L = 8: 15 + 13 + 4 * 5 + 16 = 64. The site order of the model is level
+by level, within a level cross position by cross position, then square by square, so a
+whole level's squares can be drawn at once: sampling costs O(L) sequential steps, and each
+conditional MADE caches its hidden units as in :mod:`tnborn.arnn.made`, so a full draw costs
+about one forward pass of arithmetic.
+
+Conditional MADE of a level (context c = 4s boundary spins, n = 2s - 3 cross spins):
+input degrees 0 (context) and j + 1 (cross spin j); hidden degrees 0 .. n-1 spread evenly
+and sorted (1 .. n-1 at level 0, which has no context); masks as in MADE
+(hidden >= input, hidden' >= hidden, output i sees hidden units of degree <= i), plus
+direct input -> output connections of degree <= i. Activation tanh. Every network emits
+one logit l per spin, p(x = 1) = sigmoid(l).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..checks import check_beta, check_int, check_real
+from .base import AutoregressiveModel
+from .made import _check_device, _check_dtype, _check_positive_int, _make_generator
+
+__all__ = ["HAN"]
+
+
+# ------------------------------------------------------------------------ geometry
+def _check_side(L) -> int:
+    L = check_int(L, "L", 4)
+    if L & (L - 1):
+        raise ValueError(f"L must be a power of two >= 4, got {L}")
+    return L
+
+
+def _geometry(L: int):
+    """Index tables of the hierarchy.
+
+    Returns ``levels`` (a list of LongTensors ``(n_squares, context + n_cross)``: for each
+    square the sites of its boundary ring, then of its cross in generation order; level 0
+    is one 'square' with no context), the context sizes, the last level's sites ``(m,)``
+    and their neighbours ``(m, 4)``, and the site order.
+    """
+    def site(r, c):
+        return (r % L) * L + (c % L)
+
+    levels = [torch.tensor([[site(0, c) for c in range(L)]
+                            + [site(r, 0) for r in range(1, L)]])]
+    contexts = [0]
+    s = L
+    while s >= 4:
+        m = s // 2
+        rows = []
+        for R in range(0, L, s):
+            for C in range(0, L, s):
+                ring = ([site(R, C + j) for j in range(s)]
+                        + [site(R + j, C + s) for j in range(s)]
+                        + [site(R + s, C + s - j) for j in range(s)]
+                        + [site(R + s - j, C) for j in range(s)])
+                cross = ([site(R + m, C + j) for j in range(1, s)]
+                         + [site(R + i, C + m) for i in range(1, s) if i != m])
+                rows.append(ring + cross)
+        levels.append(torch.tensor(rows))
+        contexts.append(4 * s)
+        s //= 2
+    last, neighbours = [], []
+    for R in range(0, L, 2):
+        for C in range(0, L, 2):
+            last.append(site(R + 1, C + 1))
+            neighbours.append([site(R, C + 1), site(R + 2, C + 1),
+                               site(R + 1, C), site(R + 1, C + 2)])
+    last = torch.tensor(last)
+    order = [lv[:, c:].T.reshape(-1) for lv, c in zip(levels, contexts)] + [last]
+    order = torch.cat(order)
+    if not torch.equal(torch.sort(order).values, torch.arange(L * L)):  # pragma: no cover
+        raise AssertionError("HAN hierarchy does not cover the lattice exactly once")
+    return levels, contexts, last, torch.tensor(neighbours), order
+
+
+# --------------------------------------------------------------- conditional MADE
+class _ConditionalMADE(torch.nn.Module):
+    """MADE over ``n`` ordered spins whose every unit also sees ``context`` spins.
+
+    ``forward(inputs)``: spins ``(..., context + n)`` -> logits ``(..., n)`` where logit i
+    depends on the context and on ordered spins ``< i`` only.
+    """
+
+    def __init__(self, context: int, n: int, hidden: int, depth: int, dtype, generator):
+        super().__init__()
+        self.context, self.n, self.hidden, self.depth = context, n, hidden, depth
+        lowest = 0 if context > 0 else 1  # without context a degree-0 unit is a constant
+        in_degree = torch.cat([torch.zeros(context, dtype=torch.long), torch.arange(1, n + 1)])
+        hidden_degree = lowest + torch.arange(hidden) * max(n - lowest, 1) // hidden
+        out_degree = torch.arange(n)
+        masks = [hidden_degree[:, None] >= in_degree[None, :]]
+        masks += [hidden_degree[:, None] >= hidden_degree[None, :]] * (depth - 1)
+        masks.append(out_degree[:, None] >= hidden_degree[None, :])
+        masks.append(out_degree[:, None] >= in_degree[None, :])  # direct connections
+        # hidden units of degree <= i: a prefix of the sorted degrees
+        self._prefix = torch.searchsorted(hidden_degree, out_degree, right=True).tolist()
+        self.weights = torch.nn.ParameterList()
+        self.biases = torch.nn.ParameterList()
+        for k, mask in enumerate(masks):
+            mask = mask.to(dtype)
+            bound = 1.0 / mask.sum(1, keepdim=True).clamp_min(1).sqrt()
+            weight = (torch.rand(mask.shape, generator=generator, dtype=dtype) * 2 - 1) * bound
+            self.weights.append(torch.nn.Parameter(weight * mask))
+            if k < len(masks) - 1:  # the direct connections share the output bias
+                bias = (torch.rand(mask.shape[0], generator=generator, dtype=dtype) * 2 - 1)
+                self.biases.append(torch.nn.Parameter(bias * bound[:, 0]))
+            self.register_buffer(f"mask{k}", mask, persistent=False)
+
+    def _masked(self) -> list[torch.Tensor]:
+        return [w * getattr(self, f"mask{k}") for k, w in enumerate(self.weights)]
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        weights = self._masked()
+        h = inputs
+        for w, b in zip(weights[:-2], self.biases[:-1]):
+            h = torch.tanh(F.linear(h, w, b))
+        return F.linear(h, weights[-2], self.biases[-1]) + F.linear(inputs, weights[-1])
+
+    def sample(self, inputs: torch.Tensor, decide) -> torch.Tensor:
+        """Draw the ordered spins one by one; returns their 0/1 values ``(rows, n)``.
+
+        ``inputs``: spins ``(rows, context + n)`` (only the context is used).
+        ``decide(i, logit)`` gets the logits ``(rows,)`` of ordered spin i (given the
+        context and the spins < i already decided) and returns its 0/1 values
+        ``(rows,)``. Hidden units of degree i are final once spin i-1 is set, so each is
+        computed once; activations are kept as (units, rows) so that every slice
+        written or read is contiguous.
+        """
+        rows, c = inputs.shape[0], self.context
+        weights = self._masked()
+        state = inputs.T.contiguous()  # (context + n, rows)
+        cache = [inputs.new_empty(self.hidden, rows) for _ in range(self.depth)]
+        done = 0
+        for i in range(self.n):
+            target = self._prefix[i]
+            known = c + i
+            if target > done:
+                new = slice(done, target)
+                below, width = state, known
+                for layer in range(self.depth):
+                    out = cache[layer][new]
+                    torch.addmm(self.biases[layer][new, None], weights[layer][new, :width],
+                                below[:width], out=out)
+                    out.tanh_()
+                    below, width = cache[layer], target
+                done = target
+            logit = self.biases[-1][i].expand(rows)
+            if target > 0:
+                logit = logit + weights[-2][i, :target] @ cache[-1][:target]
+            if known > 0:
+                logit = logit + weights[-1][i, :known] @ state[:known]
+            values = decide(i, logit)
+            state[known] = (2 * values - 1).to(state.dtype)
+        return state[c:].T.gt(0).long()
+
+
+# --------------------------------------------------------------------------- HAN
+class HAN(AutoregressiveModel):
+    """Hierarchical autoregressive network on the periodic L x L lattice.
+
+    Parameters
+    ----------
+    L : lattice side, a power of two >= 4.
+    beta, J, h : with ``beta`` the last level (a quarter of the spins) is the exact heat
+        bath of the Ising model E = -J sum_<ij> s_i s_j - h sum_i s_i at inverse
+        temperature ``beta``; with ``beta=None`` it is a learned linear layer on the 4
+        neighbours (``J`` and ``h`` then unused).
+    hidden : hidden units per layer of every level's network.
+    depth : masked hidden layers per network (>= 1).
+    dtype, device : float32/float64, torch device.
+    seed : seed of the initial parameters (torch's global RNG when None).
+
+    ``z2_symmetric`` (see :class:`AutoregressiveModel`) symmetrizes it under the global flip.
+    """
+
+    def __init__(self, L: int, *, beta: float | None = None, J: float = 1.0, h: float = 0.0,
+                 hidden: int = 64, depth: int = 2, dtype=torch.float64, device=None,
+                 seed: int | None = None):
+        L = _check_side(L)
+        beta = None if beta is None else check_beta(beta)
+        J, h = check_real(J, "J"), check_real(h, "h")
+        hidden = _check_positive_int(hidden, "hidden")
+        depth = _check_positive_int(depth, "depth")
+        dtype = _check_dtype(dtype)
+        device = _check_device(device)
+        levels, contexts, last, neighbours, order = _geometry(L)
+        super().__init__(L * L, 2, order=order)
+        self.L, self.hidden, self.depth, self.seed = L, hidden, depth, seed
+        self.beta, self.J, self.h = beta, J, h
+        generator = _make_generator(seed)
+        self._contexts = contexts
+        self.nets = torch.nn.ModuleList(
+            _ConditionalMADE(c, lv.shape[1] - c, hidden, depth, dtype, generator)
+            for lv, c in zip(levels, contexts))
+        for k, lv in enumerate(levels):
+            self.register_buffer(f"level{k}", lv, persistent=False)
+        self.register_buffer("last_sites", last, persistent=False)
+        self.register_buffer("last_neighbours", neighbours, persistent=False)
+        if self.beta is None:
+            self.last_weight = torch.nn.Parameter(torch.zeros(4, dtype=dtype))
+            self.last_bias = torch.nn.Parameter(torch.zeros(1, dtype=dtype))
+        self.to(device)
+
+    # ------------------------------------------------------------------ network
+    def _constructor_config(self) -> dict:
+        return {"L": self.L, "beta": self.beta, "J": self.J, "h": self.h,
+                "hidden": self.hidden, "depth": self.depth,
+                "dtype": str(self.nets[0].weights[0].dtype).replace("torch.", ""),
+                "seed": None if self.seed is None else int(self.seed)}
+
+    def _levels(self):
+        return [getattr(self, f"level{k}") for k in range(len(self.nets))]
+
+    def _last_logits(self, neighbour_spins: torch.Tensor) -> torch.Tensor:
+        """Logit of x = 1 of the last level's spins from their neighbours (..., 4)."""
+        if self.beta is not None:
+            return (2 * self.beta) * (self.J * neighbour_spins.sum(-1) + self.h)
+        return neighbour_spins @ self.last_weight + self.last_bias
+
+    def _all_logits(self, x: torch.Tensor):
+        """Pairs (logits, target spins) of every level, each ``(B, ...)``; the levels'
+        logits, flattened square-fastest, are in the model's ``order``."""
+        spins = (2 * x - 1).to(self._float_dtype())
+        out = []
+        for net, index, c in zip(self.nets, self._levels(), self._contexts):
+            inputs = spins[:, index]  # (B, squares, context + cross)
+            out.append((net(inputs), inputs[..., c:]))
+        out.append((self._last_logits(spins[:, self.last_neighbours]),
+                    spins[:, self.last_sites]))
+        return out
+
+    def _plain_log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        return sum(F.logsigmoid(logits * target).flatten(1).sum(1)
+                   for logits, target in self._all_logits(x))
+
+    def _logits(self, x: torch.Tensor) -> torch.Tensor:
+        parts = [logits.transpose(1, 2).flatten(1) if logits.ndim == 3 else logits
+                 for logits, _ in self._all_logits(x)]
+        logit_one = parts[0].new_empty(x.shape[0], self.n_sites)
+        logit_one[:, self.order] = torch.cat(parts, 1)
+        return torch.stack([torch.zeros_like(logit_one), logit_one], -1)
+
+    # ----------------------------------------------------------------- sampling
+    def _sample_from(self, x: torch.Tensor, start: torch.Tensor, generator) -> torch.Tensor:
+        """Exact sampling of order positions ``>= start[b]`` (earlier ones kept).
+
+        Draws the same uniforms as the base class's loop (one ``(B, n_sites)`` float64
+        draw, column t for order position t), so it reproduces its samples; each level
+        is one pass over its cross positions with all squares at once.
+        """
+        batch = x.shape[0]
+        dtype = self._float_dtype()
+        uniform = torch.rand(batch, self.n_sites, generator=generator, device=x.device,
+                             dtype=torch.float64).to(dtype)
+        first = int(start.min())
+        positions = torch.arange(self.n_sites, device=x.device)
+        offset = 0
+        with torch.no_grad():
+            for net, index, c in zip(self.nets, self._levels(), self._contexts):
+                squares, n = index.shape[0], index.shape[1] - c
+                size = squares * n
+                if offset + size > first:
+                    inputs = (2 * x[:, index] - 1).to(dtype)  # (B, squares, c + n)
+                    kept = x[:, index[:, c:]]
+
+                    def decide(i, logit, kept=kept, base=offset, squares=squares):
+                        span = slice(base + i * squares, base + (i + 1) * squares)
+                        drawn = (torch.sigmoid(-logit.view(batch, squares))
+                                 < uniform[:, span]).long()
+                        free = start[:, None] <= positions[span]
+                        return torch.where(free, drawn, kept[..., i]).view(-1)
+
+                    values = net.sample(inputs.view(batch * squares, c + n), decide)
+                    x[:, index[:, c:]] = values.view(batch, squares, n)
+                offset += size
+            span = slice(offset, self.n_sites)
+            logit = self._last_logits((2 * x[:, self.last_neighbours] - 1).to(dtype))
+            drawn = (torch.sigmoid(-logit) < uniform[:, span]).long()
+            free = start[:, None] <= positions[span]
+            x[:, self.last_sites] = torch.where(free, drawn, x[:, self.last_sites])
+        return x
+
+    def __repr__(self) -> str:
+        heat = f"beta={self.beta}" if self.beta is not None else "learned last level"
+        return (f"HAN(L={self.L}, {heat}, hidden={self.hidden}, depth={self.depth}, "
+                f"levels={len(self.nets) + 1})")
