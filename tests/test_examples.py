@@ -56,3 +56,21 @@ def test_mnist_mps(tmp_path, monkeypatch):
     assert len(result["history"]) == 1
     assert result["train_nll"] > 0 and result["test_nll"] > 0
     assert_pngs(tmp_path, ["samples.png", "inpainting.png", "nll.png", "entanglement.png"])
+
+
+def test_ising_van(tmp_path, monkeypatch):
+    example = load_example("ising_van", monkeypatch)
+    result = example.main(["--out", str(tmp_path), "--L", "4", "--betas", "0.3", "--steps",
+                           "20", "--batch", "200", "--hidden", "16", "--samples", "2000",
+                           "--no-progress"])
+    assert len(result["rows"]) == 1 and result["rows"][0]["ess"] > 0
+    assert_pngs(tmp_path, ["ising_van.png"])
+
+
+def test_learn_hamiltonian(tmp_path, monkeypatch):
+    example = load_example("learn_hamiltonian", monkeypatch)
+    result = example.main(["--out", str(tmp_path), "--samples", "1000", "--epochs", "1",
+                           "--hidden", "16", "--no-progress"])
+    assert result["couplings"].shape == (16, 16)
+    assert result["fields_max_abs"] < 1e-8  # the Z2-symmetric model has no fields
+    assert_pngs(tmp_path, ["couplings.png"])
