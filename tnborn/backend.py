@@ -8,6 +8,7 @@ and GPU. Repeated contractions with the same shapes reuse one
 from __future__ import annotations
 
 import functools
+import numbers
 
 import opt_einsum
 import torch
@@ -31,6 +32,24 @@ def resolve(dtype=None, device=None) -> tuple[torch.dtype, torch.device]:
     except (RuntimeError, TypeError) as exc:
         raise ValueError(f"invalid device {device!r}: {exc}") from None
     return dtype, device
+
+
+def resolve_real(dtype=None, device=None) -> tuple[torch.dtype, torch.device]:
+    """:func:`resolve` for models that need a real floating dtype (float32 / float64)."""
+    dtype, device = resolve(dtype, device)
+    if dtype.is_complex:
+        raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+    return dtype, device
+
+
+def seeded_generator(seed=None) -> torch.Generator:
+    """A CPU generator for initial parameters. ``seed=None`` draws the seed from torch's
+    global generator, so ``torch.manual_seed`` still makes the result reproducible."""
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+        raise TypeError(f"seed must be an integer or None, got {seed!r}")
+    if seed is None:
+        seed = int(torch.randint(0, 2 ** 62, (1,)))
+    return torch.Generator().manual_seed(int(seed))
 
 
 def real_dtype(dtype: torch.dtype) -> torch.dtype:

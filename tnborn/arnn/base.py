@@ -23,6 +23,15 @@ from tqdm.auto import tqdm
 from ..base import GenerativeModel, _check_count
 
 
+def draw_from_logits(logits: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
+    """Categorical draws ``(B,)`` from ``logits (B, d)`` and uniforms ``(B,)`` in [0, 1):
+    the value v with cumulative probability P(< v) <= u < P(<= v)."""
+    if logits.shape[-1] == 2:
+        return (torch.sigmoid(logits[:, 0] - logits[:, 1]) < uniform).long()
+    cumulative = torch.softmax(logits, -1).cumsum(-1)
+    return (cumulative[:, :-1] < uniform[:, None] * cumulative[:, -1:]).sum(-1)
+
+
 class AutoregressiveModel(GenerativeModel):
     """Base class of the autoregressive networks (MADE, PixelCNN, HAN, exact ARNNs)."""
 
@@ -58,10 +67,7 @@ class AutoregressiveModel(GenerativeModel):
 
     def _draw_site(self, x: torch.Tensor, site: int, uniform: torch.Tensor) -> torch.Tensor:
         """Values of ``site`` drawn from its conditional given the rest of ``x``."""
-        probs = torch.softmax(self._logits(x)[:, site], dim=-1)
-        cumulative = probs.cumsum(-1)
-        drawn = torch.searchsorted(cumulative, uniform[:, None] * cumulative[:, -1:])
-        return drawn.view(-1).clamp_max_(self.local_dim - 1)
+        return draw_from_logits(self._logits(x)[:, site], uniform)
 
     def _sample_from(self, x: torch.Tensor, start: torch.Tensor, generator) -> torch.Tensor:
         """Sample order positions ``>= start[b]`` of each row; earlier ones are kept."""

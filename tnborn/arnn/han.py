@@ -35,9 +35,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..backend import resolve_real, seeded_generator
 from ..checks import check_beta, check_int, check_real
 from .base import AutoregressiveModel
-from .made import _check_device, _check_dtype, _check_positive_int, _make_generator
 
 __all__ = ["HAN"]
 
@@ -200,15 +200,14 @@ class HAN(AutoregressiveModel):
         L = _check_side(L)
         beta = None if beta is None else check_beta(beta)
         J, h = check_real(J, "J"), check_real(h, "h")
-        hidden = _check_positive_int(hidden, "hidden")
-        depth = _check_positive_int(depth, "depth")
-        dtype = _check_dtype(dtype)
-        device = _check_device(device)
+        hidden = check_int(hidden, "hidden", 1)
+        depth = check_int(depth, "depth", 1)
+        dtype, device = resolve_real(dtype, device)
         levels, contexts, last, neighbours, order = _geometry(L)
         super().__init__(L * L, 2, order=order)
         self.L, self.hidden, self.depth, self.seed = L, hidden, depth, seed
         self.beta, self.J, self.h = beta, J, h
-        generator = _make_generator(seed)
+        generator = seeded_generator(seed)
         self._contexts = contexts
         self.nets = torch.nn.ModuleList(
             _ConditionalMADE(c, lv.shape[1] - c, hidden, depth, dtype, generator)

@@ -27,45 +27,12 @@ applies only site i's output rows to the cached final units.
 
 from __future__ import annotations
 
-import numbers
-
 import torch
 import torch.nn.functional as F
 
-from .base import AutoregressiveModel
-
-
-def _check_dtype(dtype) -> torch.dtype:
-    if isinstance(dtype, str):
-        dtype = getattr(torch, dtype.replace("torch.", ""), None)
-    if dtype not in (torch.float32, torch.float64):
-        raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
-    return dtype
-
-
-def _check_device(device) -> torch.device:
-    try:
-        return torch.device("cpu" if device is None else device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"invalid device {device!r}: {exc}") from None
-
-
-def _make_generator(seed) -> torch.Generator:
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-        raise TypeError(f"seed must be an integer or None, got {seed!r}")
-    generator = torch.Generator()
-    if seed is None:  # follow torch's global RNG, so torch.manual_seed reproduces it
-        seed = int(torch.randint(0, 2 ** 62, (1,)))
-    generator.manual_seed(int(seed))
-    return generator
-
-
-def _check_positive_int(value, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
-    return int(value)
+from ..backend import resolve_real, seeded_generator
+from ..checks import check_int
+from .base import AutoregressiveModel, draw_from_logits
 
 
 class MADE(AutoregressiveModel):
@@ -88,15 +55,14 @@ class MADE(AutoregressiveModel):
                  depth: int = 2, residual: bool = False, dtype=torch.float64,
                  device=None, seed: int | None = None):
         super().__init__(n_sites, local_dim)
-        self.hidden = _check_positive_int(hidden, "hidden")
-        self.depth = _check_positive_int(depth, "depth")
+        self.hidden = check_int(hidden, "hidden", 1)
+        self.depth = check_int(depth, "depth", 1)
         if not isinstance(residual, bool):
             raise ValueError(f"residual must be True or False, got {residual!r}")
         self.residual = residual
-        dtype = _check_dtype(dtype)
-        device = _check_device(device)
+        dtype, device = resolve_real(dtype, device)
         self.seed = seed
-        generator = _make_generator(seed)
+        generator = seeded_generator(seed)
         n, d, h = self.n_sites, self.local_dim, self.hidden
         self.binary_input = d == 2
         per_site = 1 if self.binary_input else d
@@ -199,13 +165,7 @@ class MADE(AutoregressiveModel):
                     logits = b_out[i].expand(batch, d)
                 else:
                     logits = F.linear(cache[-1][:, :target], w_out[i, :, :target], b_out[i])
-                u = uniform[:, i]
-                if d == 2:
-                    drawn = (torch.sigmoid(logits[:, 0] - logits[:, 1]) < u).long()
-                else:
-                    cumulative = torch.softmax(logits, -1).cumsum(-1)
-                    threshold = u[:, None] * cumulative[:, -1:]
-                    drawn = (cumulative[:, :-1] < threshold).sum(-1)
+                drawn = draw_from_logits(logits, uniform[:, i])
                 if i < last_start:
                     drawn = torch.where(start <= i, drawn, x[:, i])
                 x[:, i] = drawn

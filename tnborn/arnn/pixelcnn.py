@@ -34,8 +34,9 @@ import numbers
 import torch
 import torch.nn.functional as F
 
-from .base import AutoregressiveModel
-from .made import _check_device, _check_dtype, _check_positive_int, _make_generator
+from ..backend import resolve_real, seeded_generator
+from ..checks import check_int
+from .base import AutoregressiveModel, draw_from_logits
 
 
 def _check_shape(shape) -> tuple[int, int]:
@@ -141,8 +142,8 @@ class PixelCNN(AutoregressiveModel):
         height, width = _check_shape(shape)
         super().__init__(height * width, local_dim)
         self.shape = (height, width)
-        self.channels = _check_positive_int(channels, "channels")
-        self.layers = _check_positive_int(layers, "layers")
+        self.channels = check_int(channels, "channels", 1)
+        self.layers = check_int(layers, "layers", 1)
         if isinstance(kernel, bool) or not isinstance(kernel, numbers.Integral) \
                 or kernel < 1 or kernel % 2 == 0:
             raise ValueError(f"kernel must be an odd integer >= 1, got {kernel!r}")
@@ -150,10 +151,9 @@ class PixelCNN(AutoregressiveModel):
         if not isinstance(residual, bool):
             raise ValueError(f"residual must be True or False, got {residual!r}")
         self.residual = residual
-        dtype = _check_dtype(dtype)
-        device = _check_device(device)
+        dtype, device = resolve_real(dtype, device)
         self.seed = seed
-        generator = _make_generator(seed)
+        generator = seeded_generator(seed)
         d, c, k = self.local_dim, self.channels, self.kernel
         self.binary_input = d == 2
         self.in_channels = 1 if self.binary_input else d
@@ -274,13 +274,7 @@ class PixelCNN(AutoregressiveModel):
                 if site < first:
                     continue
                 logits = F.linear(caches[-1][:, pr, pc], self.out_weight, self.out_bias)
-                u = uniform[:, site]
-                if d == 2:
-                    drawn = (torch.sigmoid(logits[:, 0] - logits[:, 1]) < u).long()
-                else:
-                    cumulative = torch.softmax(logits, -1).cumsum(-1)
-                    threshold = u[:, None] * cumulative[:, -1:]
-                    drawn = (cumulative[:, :-1] < threshold).sum(-1)
+                drawn = draw_from_logits(logits, uniform[:, site])
                 if site < last_start:
                     drawn = torch.where(start <= site, drawn, x[:, site])
                 x[:, site] = drawn

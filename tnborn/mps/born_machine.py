@@ -17,7 +17,7 @@ import time
 import torch
 from tqdm.auto import tqdm
 
-from ..backend import resolve
+from ..backend import resolve, seeded_generator
 from ..base import GenerativeModel, _check_count
 from ..linalg import check_alpha, spectrum_entropy
 from . import canonical, contraction, sampling
@@ -58,8 +58,7 @@ class MPSBornMachine(GenerativeModel):
         self.cutoff = _check_cutoff(cutoff)
         self.init_bond = _check_count(init_bond, "init_bond")
         dtype, device = resolve(dtype, device)
-        generator = torch.Generator()
-        generator.manual_seed(int(seed) if seed is not None else int(torch.seed()))
+        generator = seeded_generator(seed)
         dims = [1] + [min(self.init_bond, self.local_dim ** min(k, self.n_sites - k))
                       for k in range(1, self.n_sites)] + [1]
         tensors = []
