@@ -31,7 +31,8 @@ from numpy_reference import NumpyTwoSite  # noqa: E402
 
 from tnborn import MPSBornMachine  # noqa: E402
 from tnborn.datasets import mnist  # noqa: E402
-from tnborn.mps.two_site import TwoSiteLearner, TwoSiteOptions  # noqa: E402
+from tnborn.mps.two_site import TwoSiteLearner
+from tnborn.sweeps import UpdateOptions  # noqa: E402
 
 ORIGINAL = {10: (81.1, 6 * 10.1), 50: (72.0, 5 * 183.0)}  # NLL reached, seconds taken
 WINDOW_START = 350
@@ -62,7 +63,7 @@ def window_seconds_per_bond(model, data, bond, width, lr):
     model.canonicalize(WINDOW_START)
     bonds = range(WINDOW_START, WINDOW_START + width)
     tensors = [t.clone() for t in model.tensors]
-    options = TwoSiteOptions(lr=lr, max_step=0.5, steps_per_bond=1, max_bond=bond, cutoff=0.0)
+    options = UpdateOptions(lr=lr, max_step=0.5, steps_per_bond=1, max_bond=bond, cutoff=0.0)
     learner = TwoSiteLearner(tensors, data, options, center=WINDOW_START)
     weights = torch.full((data.shape[0],), 1.0 / data.shape[0], dtype=torch.float64)
     start = time.perf_counter()

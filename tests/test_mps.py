@@ -12,7 +12,8 @@ import torch
 import tnborn
 from tnborn import MPSBornMachine
 from tnborn.datasets import bars_and_stripes, mnist
-from tnborn.mps.two_site import TwoSiteLearner, TwoSiteOptions
+from tnborn.mps.two_site import TwoSiteLearner
+from tnborn.sweeps import UpdateOptions
 
 from .helpers import all_configurations, chi_square_pvalue, codes, dense_state
 
@@ -132,7 +133,7 @@ def test_two_site_step_matches_autograd(dtype):
     expected = expected / torch.linalg.norm(expected)
 
     # one learner step on the same state, with no truncation and no step cap
-    options = TwoSiteOptions(lr=lr, max_step=None, steps_per_bond=1, max_bond=1000, cutoff=0.0)
+    options = UpdateOptions(lr=lr, max_step=None, steps_per_bond=1, max_bond=1000, cutoff=0.0)
     learner = TwoSiteLearner(model.tensors, data, options, center=k)
     learner.update(k, True, None, weights)
     got = torch.einsum("apb,bqc->apqc", model.tensors[k], model.tensors[k + 1])

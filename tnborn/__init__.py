@@ -4,7 +4,8 @@ from . import datasets, physics
 from .arnn import HAN, MADE, CurieWeissARNN, PixelCNN, SKARNN
 from .base import GenerativeModel, load
 from .mps import MPSBornMachine
+from .ttn import TTNBornMachine
 
 __all__ = ["CurieWeissARNN", "GenerativeModel", "HAN", "MADE", "MPSBornMachine", "PixelCNN",
-           "SKARNN", "datasets", "load", "physics"]
+           "SKARNN", "TTNBornMachine", "datasets", "load", "physics"]
 __version__ = "0.1.0"

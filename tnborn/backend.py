@@ -52,6 +52,18 @@ def seeded_generator(seed=None) -> torch.Generator:
     return torch.Generator().manual_seed(int(seed))
 
 
+def tiny(dtype: torch.dtype) -> float:
+    """Smallest positive normal number of the real type of ``dtype``."""
+    return torch.finfo(dtype).tiny
+
+
+def draw_categorical(weights: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
+    """Categorical draw per row of non-negative ``weights (B, m)`` from ``uniform (B, 1)``
+    in [0, 1); returns LongTensor ``(B,)``. Rows need not be normalized."""
+    cumulative = weights.cumsum(-1)
+    return torch.searchsorted(cumulative, uniform * cumulative[:, -1:]).view(-1)
+
+
 def real_dtype(dtype: torch.dtype) -> torch.dtype:
     """The real dtype matching ``dtype`` (complex128 -> float64)."""
     return torch.empty((), dtype=dtype).real.dtype

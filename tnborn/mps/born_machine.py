@@ -12,21 +12,18 @@ orthogonality centre at ``self.center``.
 
 from __future__ import annotations
 
-import time
-
 import torch
-from tqdm.auto import tqdm
 
 from ..backend import resolve, seeded_generator
 from ..base import GenerativeModel, _check_count
+from ..born import TENSOR_DTYPES, TensorNetworkBornMachine, check_network_tensor
 from ..linalg import check_alpha, spectrum_entropy
+from ..sweeps import check_cutoff, fit_by_sweeps, update_options
 from . import canonical, contraction, sampling
-from .two_site import TwoSiteLearner, TwoSiteOptions
-
-_DTYPES = {str(d): d for d in (torch.float32, torch.float64, torch.complex64, torch.complex128)}
+from .two_site import TwoSiteLearner
 
 
-class MPSBornMachine(GenerativeModel):
+class MPSBornMachine(TensorNetworkBornMachine):
     """Born machine on a matrix product state, learned by two-site updates.
 
     Parameters
@@ -55,7 +52,7 @@ class MPSBornMachine(GenerativeModel):
         if self.local_dim < 2:
             raise ValueError(f"local_dim must be >= 2, got {local_dim}")
         self.max_bond = _check_count(max_bond, "max_bond")
-        self.cutoff = _check_cutoff(cutoff)
+        self.cutoff = check_cutoff(cutoff)
         self.init_bond = _check_count(init_bond, "init_bond")
         dtype, device = resolve(dtype, device)
         generator = seeded_generator(seed)
@@ -87,7 +84,7 @@ class MPSBornMachine(GenerativeModel):
         largest = max(t.shape[2] for t in tensors)
         model.max_bond = _check_count(max(64, largest) if max_bond is None else max_bond,
                                       "max_bond")
-        model.cutoff = _check_cutoff(cutoff)
+        model.cutoff = check_cutoff(cutoff)
         model.init_bond = largest
         model._set_tensors([t.clone() for t in tensors], center)
         return model
@@ -113,22 +110,10 @@ class MPSBornMachine(GenerativeModel):
         self.center = center
 
     # --------------------------------------------------------------- properties
-    def _reference_tensor(self) -> torch.Tensor:
-        return self.tensors[0]
-
-    def _apply(self, fn, recurse=True):
-        self.tensors = [fn(t) for t in self.tensors]
-        return super()._apply(fn, recurse)
-
     @property
     def bond_dims(self) -> list[int]:
         """Bond dimensions D_1 .. D_{n-1}."""
         return [t.shape[2] for t in self.tensors[:-1]]
-
-    @property
-    def num_parameters(self) -> int:
-        """Number of scalar entries in all site tensors (complex counts once)."""
-        return sum(t.numel() for t in self.tensors)
 
     def canonicalize(self, center: int) -> "MPSBornMachine":
         """Move the orthogonality centre to site ``center`` (QR); returns self."""
@@ -186,72 +171,22 @@ class MPSBornMachine(GenerativeModel):
              progress: bool = True, max_step: float | None = 0.5, steps_per_bond: int = 1,
              generator: torch.Generator | None = None) -> list[dict]:
         """Two-site learning; see :meth:`fit`."""
-        sweeps = _check_count(sweeps, "sweeps")
-        steps_per_bond = _check_count(steps_per_bond, "steps_per_bond")
-        if not (isinstance(lr, (int, float)) and lr > 0 and lr == lr and lr != float("inf")):
-            raise ValueError(f"lr must be a positive finite number, got {lr!r}")
-        if max_step is not None and not (isinstance(max_step, (int, float)) and max_step > 0):
-            raise ValueError(f"max_step must be a positive number or None, got {max_step!r}")
-        if batch_size is not None:
-            batch_size = _check_count(batch_size, "batch_size")
-        options = TwoSiteOptions(lr=float(lr), max_step=max_step, steps_per_bond=steps_per_bond,
+        options = update_options(lr=lr, max_step=max_step, steps_per_bond=steps_per_bond,
                                  max_bond=self.max_bond, cutoff=self.cutoff)
-        unique, inverse, counts = torch.unique(data, dim=0, return_inverse=True,
-                                               return_counts=True)
-        weights = counts.to(self.tensors[0].real.dtype) / data.shape[0]
         self.canonicalize(0)
-        learner = TwoSiteLearner(self.tensors, unique, options)
         n = self.n_sites
-        history = []
-        elapsed = 0.0
-        bar = tqdm(total=sweeps * 2 * (n - 1), disable=not progress, unit="bond",
-                   desc="MPS sweeps", leave=False)
-        try:
-            for sweep in range(1, sweeps + 1):
-                start = time.perf_counter()
-                batches = _minibatches(inverse, weights, batch_size, generator)
-                order = [(k, True) for k in range(n - 1)] + [(k, False) for k in range(n - 2, -1, -1)]
-                for step, (k, moving_right) in enumerate(order):
-                    rows, batch_weights = batches[step % len(batches)]
-                    learner.update(k, moving_right, rows, batch_weights)
-                    bar.update(1)
-                self.center = 0
-                elapsed += time.perf_counter() - start
-                record = {"step": sweep,
-                          "train_nll": float(-(weights * self._log_prob(unique)).sum()),
-                          "seconds": elapsed,
-                          "max_bond": max(self.bond_dims)}
-                if test_data is not None:
-                    record["test_nll"] = float(-self._log_prob(test_data).mean())
-                bar.set_postfix(nll=f"{record['train_nll']:.4f}", D=record["max_bond"])
-                history.append(record)
-        finally:
-            bar.close()
-        return history
+        schedule = [(k, True) for k in range(n - 1)] + [(k, False) for k in range(n - 2, -1, -1)]
 
-    def fit(self, data, *, sweeps: int = 10, lr: float = 0.2, batch_size: int | None = None,
-            test_data=None, progress: bool = True, max_step: float | None = 0.5,
-            steps_per_bond: int = 1, generator: torch.Generator | None = None) -> list[dict]:
-        """Learn ``data`` ``(N, n_sites)`` by two-site sweeps (left to right and back).
+        def moved(step):
+            k, moving_right = step
+            self.center = k + 1 if moving_right else k
 
-        Parameters
-        ----------
-        sweeps : number of full sweeps (each visits every bond in both directions).
-        lr : gradient step size on the merged two-site tensor (||M|| = 1).
-        batch_size : None for full-batch steps; otherwise each two-site update uses the
-            next minibatch of a fresh random permutation per sweep (``generator``).
-        test_data : configurations whose NLL is recorded after every sweep.
-        progress : show a tqdm progress bar over the two-site updates.
-        max_step : cap ``|dM| <= max_step * |M|`` on each step (None: no cap); it keeps
-            one badly fitted sample (tiny psi, huge 1/psi) from replacing the tensor.
-        steps_per_bond : gradient steps on each merged tensor before it is split.
-
-        Returns one dict per sweep: ``step``, ``train_nll``, ``test_nll`` (if test data),
-        ``seconds`` (cumulative training time, evaluation excluded), ``max_bond``.
-        """
-        return super().fit(data, sweeps=sweeps, lr=lr, batch_size=batch_size,
-                           test_data=test_data, progress=progress, max_step=max_step,
-                           steps_per_bond=steps_per_bond, generator=generator)
+        return fit_by_sweeps(self, data, make_learner=lambda rows: TwoSiteLearner(
+                                 self.tensors, rows, options),
+                             schedule=schedule, sweeps=sweeps, batch_size=batch_size,
+                             test_data=test_data, progress=progress, generator=generator,
+                             largest_bond=lambda: max(self.bond_dims), desc="MPS sweeps",
+                             after_update=moved)
 
     # ------------------------------------------------------------------ saving
     def _config(self) -> dict:
@@ -259,45 +194,16 @@ class MPSBornMachine(GenerativeModel):
                 "max_bond": self.max_bond, "cutoff": self.cutoff,
                 "dtype": str(self.dtype), "center": self.center}
 
-    def _state(self) -> dict:
-        return {"tensors": list(self.tensors)}
-
     @classmethod
     def _from_saved(cls, config: dict, state: dict) -> "MPSBornMachine":
         tensors = state["tensors"]
-        if config.get("dtype") not in _DTYPES:
+        if config.get("dtype") not in TENSOR_DTYPES:
             raise ValueError(f"unknown dtype {config.get('dtype')!r}")
         model = cls.from_tensors(tensors, max_bond=config["max_bond"],
                                  cutoff=config["cutoff"], center=config["center"])
         if model.n_sites != config["n_sites"] or model.local_dim != config["local_dim"]:
             raise ValueError("tensors do not match the saved n_sites / local_dim")
         return model
-
-
-def _minibatches(inverse, weights, batch_size, generator):
-    """List of (rows, weights) per two-site update for one sweep.
-
-    ``inverse[i]`` is the distinct-configuration index of data row i. Full batch: one entry
-    (None, weights). Otherwise a random permutation of the rows cut into batches, each
-    reduced to its distinct rows with counts.
-    """
-    total = inverse.shape[0]
-    if batch_size is None or batch_size >= total:
-        return [(None, weights)]
-    perm = torch.randperm(total, generator=generator, device=inverse.device)
-    batches = []
-    for start in range(0, total, batch_size):
-        chunk = inverse[perm[start:start + batch_size]]
-        rows, counts = torch.unique(chunk, return_counts=True)
-        batches.append((rows, counts.to(weights.dtype) / chunk.shape[0]))
-    return batches
-
-
-def _check_cutoff(cutoff) -> float:
-    if isinstance(cutoff, bool) or not isinstance(cutoff, (int, float)) \
-            or not 0 <= cutoff < 1:
-        raise ValueError(f"cutoff must be a number in [0, 1), got {cutoff!r}")
-    return float(cutoff)
 
 
 def _validate_tensors(tensors) -> list[torch.Tensor]:
@@ -307,24 +213,13 @@ def _validate_tensors(tensors) -> list[torch.Tensor]:
     tensors = list(tensors)
     if len(tensors) < 2:
         raise ValueError(f"an MPS needs at least 2 site tensors, got {len(tensors)}")
-    for k, t in enumerate(tensors):
-        if not isinstance(t, torch.Tensor):
-            raise TypeError(f"tensor {k} is a {type(t).__name__}, not a torch.Tensor")
-        if t.ndim != 3:
-            raise ValueError(f"tensor {k} must have shape (D_left, d, D_right), "
-                             f"got {tuple(t.shape)}")
-        if str(t.dtype) not in _DTYPES:
-            raise ValueError(f"tensor {k} has unsupported dtype {t.dtype}")
-        if not torch.isfinite(t).all():
-            raise ValueError(f"tensor {k} has non-finite entries")
     first = tensors[0]
+    for k, t in enumerate(tensors):
+        check_network_tensor(t, k, first, "(D_left, d, D_right)")
     if first.shape[0] != 1 or tensors[-1].shape[2] != 1:
         raise ValueError("the outer bonds must have dimension 1 "
                          f"(got {first.shape[0]} and {tensors[-1].shape[2]})")
     for k, t in enumerate(tensors):
-        if t.dtype != first.dtype or t.device != first.device:
-            raise ValueError(f"tensor {k} has dtype/device {t.dtype}/{t.device}, "
-                             f"tensor 0 has {first.dtype}/{first.device}")
         if t.shape[1] != first.shape[1] or t.shape[1] < 2:
             raise ValueError(f"tensor {k} has local dimension {t.shape[1]}, "
                              f"expected {first.shape[1]} (>= 2)")

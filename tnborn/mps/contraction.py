@@ -9,12 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from ..backend import contract
-
-
-def tiny(dtype: torch.dtype) -> float:
-    """Smallest positive normal number of the real type of ``dtype``."""
-    return torch.finfo(dtype).tiny
+from ..backend import contract, tiny
 
 
 def log_abs_amplitudes(tensors: list[torch.Tensor], x: torch.Tensor) -> torch.Tensor:

@@ -17,15 +17,7 @@ from __future__ import annotations
 
 import torch
 
-from ..backend import contract
-from .contraction import tiny
-
-
-def _draw(weights: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
-    """Categorical draw per row of non-negative ``weights (B, m)`` from ``uniform (B, 1)``
-    in [0, 1); returns LongTensor ``(B,)``. Rows need not be normalized."""
-    cumulative = weights.cumsum(-1)
-    return torch.searchsorted(cumulative, uniform * cumulative[:, -1:]).view(-1)
+from ..backend import contract, draw_categorical, tiny
 
 
 def _squared_norms(w: torch.Tensor) -> torch.Tensor:
@@ -74,7 +66,7 @@ def zipper_sample(tensors: list[torch.Tensor], num: int, generator=None) -> torc
         dl, m, dr = block.shape
         w = (v @ block.view(dl, m * dr)).view(num * m, dr)
         p = torch.linalg.vector_norm(w, dim=1).square_().view(num, m)
-        outcome = _draw(p, uniform[j])
+        outcome = draw_categorical(p, uniform[j])
         drawn.append(outcome)
         v = w.index_select(0, offsets[m] + outcome)
         if j % _RENORMALIZE_EVERY == _RENORMALIZE_EVERY - 1:
@@ -141,7 +133,7 @@ def conditional_sample(tensors, x, known, generator=None) -> torch.Tensor:
             p = _squared_norms(w)
         else:
             p = contract("bxi,bij,bxj->bx", w, env, w.conj()).real.clamp_min(0)
-        xk = torch.where(known[:, k], x[:, k], _draw(p, uniform[k]))
+        xk = torch.where(known[:, k], x[:, k], draw_categorical(p, uniform[k]))
         out[:, k] = xk
         chosen = w[rows, xk]
         norm = torch.linalg.vector_norm(chosen, dim=1)

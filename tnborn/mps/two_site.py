@@ -21,25 +21,13 @@ costs O(n B D^2 d^2) plus the SVDs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
+from ..backend import tiny
 from ..linalg import truncated_svd
-from .contraction import tiny
+from ..sweeps import UpdateOptions
 
 _RENORMALIZE_EVERY = 8
-
-
-@dataclass
-class TwoSiteOptions:
-    """Hyper-parameters of one two-site update."""
-
-    lr: float
-    max_step: float | None
-    steps_per_bond: int
-    max_bond: int
-    cutoff: float
 
 
 def _normalize_rows(v: torch.Tensor) -> torch.Tensor:
@@ -55,7 +43,7 @@ class TwoSiteLearner:
     ``(U, n)`` of distinct configurations.
     """
 
-    def __init__(self, tensors: list[torch.Tensor], data: torch.Tensor, options: TwoSiteOptions,
+    def __init__(self, tensors: list[torch.Tensor], data: torch.Tensor, options: UpdateOptions,
                  center: int = 0):
         self.tensors = tensors
         self.options = options

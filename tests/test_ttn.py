@@ -1,0 +1,538 @@
+"""TTN Born machine: normalization, dense references, canonical form, learning, sampling,
+entanglement, save/load and argument checks."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import tnborn
+from tnborn.datasets import bars_and_stripes, mnist
+from tnborn.sweeps import UpdateOptions
+from tnborn.ttn import TTNBornMachine
+from tnborn.ttn.contraction import log_norm
+from tnborn.ttn.two_node import TwoNodeLearner
+
+from .helpers import all_configurations, chi_square_pvalue, codes
+
+REAL_AND_COMPLEX = [torch.float64, torch.complex128]
+TREE7 = ((0, (1, 2)), ((3, 4), (5, 6)))
+
+
+# ------------------------------------------------------------ independent references
+def post_order(structure):
+    """The internal nodes of nested pairs in post-order, each as (first, second)."""
+    nodes = []
+
+    def visit(node):
+        if isinstance(node, int):
+            return
+        visit(node[0])
+        visit(node[1])
+        nodes.append(node)
+
+    visit(structure)
+    return nodes
+
+
+def site_list(node):
+    return [node] if isinstance(node, int) else site_list(node[0]) + site_list(node[1])
+
+
+def dense_state(structure, tensors, local_dim):
+    """psi over all configurations (lexicographic order), contracting the node tensors
+    (post-order of ``structure``, legs (child, child, parent)) with torch.einsum."""
+    remaining = iter(tensors)
+
+    def build(node):
+        if isinstance(node, int):
+            return torch.eye(local_dim, dtype=tensors[0].dtype)
+        a, b = build(node[0]), build(node[1])
+        t = next(remaining)
+        return torch.einsum("ai,bj,ijp->abp", a, b, t).reshape(-1, t.shape[2])
+
+    psi = build(structure)
+    order = site_list(structure)
+    n = len(order)
+    psi = psi.reshape([local_dim] * n).permute([order.index(k) for k in range(n)])
+    return psi.reshape(-1)
+
+
+def random_tensors(structure, local_dim, bond, *, dtype=torch.float64, seed=0):
+    """Gaussian node tensors (not canonical, not normalized), every bond equal to ``bond``."""
+    g = torch.Generator().manual_seed(seed)
+    nodes = post_order(structure)
+    out = []
+    for k, node in enumerate(nodes):
+        shape = [local_dim if isinstance(c, int) else bond for c in node]
+        shape.append(1 if k == len(nodes) - 1 else bond)
+        t = torch.randn(shape, generator=g, dtype=torch.float64)
+        if dtype.is_complex:
+            t = torch.complex(t, torch.randn(shape, generator=g, dtype=torch.float64))
+        out.append(t.to(dtype))
+    return out
+
+
+def structure_of(layout, n):
+    return TTNBornMachine(n, layout=layout, seed=0).structure
+
+
+def ghz_model():
+    """(|0000> + |1111>) / sqrt(2) on the tree ((0, 1), (2, 3))."""
+    copy = torch.zeros(2, 2, 2, dtype=torch.float64)
+    copy[0, 0, 0] = copy[1, 1, 1] = 1
+    structure = ((0, 1), (2, 3))
+    root = torch.eye(2, dtype=torch.float64)[:, :, None]
+    return TTNBornMachine.from_tensors([copy, copy.clone(), root], structure)
+
+
+# ------------------------------------------------------------------ normalization
+@pytest.mark.parametrize("dtype", REAL_AND_COMPLEX)
+@pytest.mark.parametrize("n, d, layout, bond", [
+    (12, 2, "binary", 6), (12, 2, (3, 4), 3), (11, 2, "binary", 1), (8, 3, "binary", 4),
+    (7, 3, TREE7, 5), (6, 3, (2, 3), 2), (2, 3, "binary", 2), (3, 2, "binary", 6),
+])
+def test_log_prob_is_normalized(n, d, layout, bond, dtype):
+    model = TTNBornMachine(n, d, layout=layout, init_bond=bond, dtype=dtype, seed=n + bond)
+    logp = model.log_prob(all_configurations(n, d))
+    assert abs(float(torch.logsumexp(logp, 0))) < 1e-10
+    assert model.log_norm() == pytest.approx(0.0, abs=1e-12)
+    assert max(model.bond_dims.values()) <= bond or n <= 3
+
+
+@pytest.mark.parametrize("dtype", REAL_AND_COMPLEX)
+@pytest.mark.parametrize("layout, n, d", [("binary", 9, 2), ((3, 4), 12, 2), (TREE7, 7, 3)])
+def test_amplitudes_match_dense_contraction(layout, n, d, dtype):
+    model = TTNBornMachine(n, d, layout=layout, init_bond=4, dtype=dtype, seed=1)
+    psi = dense_state(model.structure, model.tensors, d).numpy()
+    logp = model.log_prob(all_configurations(n, d)).numpy()
+    np.testing.assert_allclose(logp, np.log(np.abs(psi) ** 2 / np.sum(np.abs(psi) ** 2)),
+                               rtol=0, atol=1e-10)
+    # arbitrary (non-canonical) tensors: same distribution after canonicalization
+    raw = random_tensors(model.structure, d, 3, dtype=dtype, seed=2)
+    psi = dense_state(model.structure, raw, d).numpy()
+    other = TTNBornMachine.from_tensors(raw, model.structure)
+    np.testing.assert_allclose(other.log_prob(all_configurations(n, d)).numpy(),
+                               np.log(np.abs(psi) ** 2 / np.sum(np.abs(psi) ** 2)),
+                               rtol=0, atol=1e-10)
+    assert log_norm(other.tree, raw) == pytest.approx(math.log(np.sum(np.abs(psi) ** 2)),
+                                                      abs=1e-10)
+
+
+def test_layouts_build_the_documented_trees():
+    assert TTNBornMachine(5, seed=0).structure == ((0, 1), (2, (3, 4)))
+    assert TTNBornMachine(3, seed=0).structure == (0, (1, 2))
+    assert TTNBornMachine(4, layout=(2, 2), seed=0).structure == ((0, 1), (2, 3))
+    assert TTNBornMachine(8, layout=(2, 4), seed=0).structure == \
+        (((0, 1), (4, 5)), ((2, 3), (6, 7)))
+    assert TTNBornMachine(6, layout=[[5, 0], [(1, 2), [3, 4]]], seed=0).structure == \
+        ((5, 0), ((1, 2), (3, 4)))
+
+
+def test_edges_bond_dims_and_parameters():
+    model = TTNBornMachine(7, layout=TREE7, init_bond=3, seed=0)
+    assert model.edges == [(1, 2), (3, 4), (5, 6), (0, 1, 2)]
+    assert model.bond_dims == {(1, 2): 3, (3, 4): 3, (5, 6): 3, (0, 1, 2): 3}
+    assert model.num_parameters == sum(t.numel() for t in model.tensors)
+    assert model.center == tuple(range(7))
+    # a top subtree that is a single site: the root edge is that site's leg
+    small = TTNBornMachine(3, init_bond=4, seed=0)
+    assert small.edges == [(0,)] and small.bond_dims == {(0,): 2}
+
+
+# ---------------------------------------------------------------- canonical form
+def _isometric_towards(t, leg):
+    m = t.permute({0: (1, 2, 0), 1: (0, 2, 1), 2: (0, 1, 2)}[leg])
+    m = m.reshape(-1, m.shape[2])
+    eye = torch.eye(m.shape[1], dtype=m.dtype)
+    return torch.allclose(m.mH @ m, eye, atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("dtype", REAL_AND_COMPLEX)
+def test_canonical_form_isometries(dtype):
+    model = TTNBornMachine.from_tensors(random_tensors(TREE7, 2, 3, dtype=dtype, seed=3),
+                                        TREE7)
+    x = all_configurations(7, 2)
+    before = model.log_prob(x)
+    nodes = post_order(TREE7)
+    for center in [(3, 4), (1, 2), tuple(range(7)), (5, 6), (3, 4, 5, 6), (0, 1, 2)]:
+        model.canonicalize(center)
+        assert model.center == center
+        target = next(k for k, node in enumerate(nodes) if sorted(site_list(node)) == list(center))
+        for k, node in enumerate(nodes):
+            if k == target:
+                continue
+            below = sorted(site_list(node))
+            if set(center) <= set(below):  # the centre is below: towards that child
+                leg = 0 if set(center) <= set(site_list(node[0])) else 1
+            else:
+                leg = 2
+            assert _isometric_towards(model.tensors[k], leg), (center, node)
+        assert float(torch.linalg.norm(model.tensors[target])) == pytest.approx(1, abs=1e-12)
+        torch.testing.assert_close(model.log_prob(x), before, atol=1e-11, rtol=0)
+
+
+# ------------------------------------------------------------- two-node gradient
+def _merged(model, cut):
+    """The merged matrix of an update on ``cut`` (rows | columns), from the tensors."""
+    tree, t = model.tree, model.tensors
+    if cut != tree.root:
+        v, i = tree.parent[cut], tree.slot[cut]
+        tv = t[v] if i == 0 else t[v].permute(1, 0, 2)
+        return torch.einsum("abe,esp->absp", t[cut], tv).reshape(
+            t[cut].shape[0] * t[cut].shape[1], -1)
+    m = t[tree.root][:, :, 0]
+    first, second = tree.children[tree.root]
+    if not first.is_site:
+        m = t[first.index].reshape(-1, t[first.index].shape[2]) @ m
+    if not second.is_site:
+        m = m @ t[second.index].reshape(-1, t[second.index].shape[2]).T
+    return m
+
+
+def _substituted(model, cut, merged):
+    """Tensors whose contraction is the state with ``merged`` on the cut: identity
+    matrices on the row side, ``merged`` on the column side."""
+    tree = model.tree
+    tensors = [t.detach() for t in model.tensors]
+
+    def identity(node):
+        d1, d2, _ = tensors[node].shape
+        return torch.eye(d1 * d2, dtype=merged.dtype).reshape(d1, d2, d1 * d2)
+
+    if cut != tree.root:
+        v, i = tree.parent[cut], tree.slot[cut]
+        _, ds, dp = (tensors[v] if i == 0 else tensors[v].permute(1, 0, 2)).shape
+        tensors[cut] = identity(cut)
+        tv = merged.reshape(-1, ds, dp)
+        tensors[v] = tv if i == 0 else tv.permute(1, 0, 2)
+        return tensors
+    for top in tree.children[tree.root]:
+        if not top.is_site:
+            tensors[top.index] = identity(top.index)
+    tensors[tree.root] = merged[:, :, None]
+    return tensors
+
+
+@pytest.mark.parametrize("dtype", REAL_AND_COMPLEX)
+@pytest.mark.parametrize("layout, n", [(TREE7, 7), ("binary", 5)])
+def test_two_node_steps_match_autograd(layout, n, dtype):
+    """Every update of a sweep equals a step along the autograd gradient of the NLL with
+    respect to the merged tensor (cached environments stay right as the centre moves)."""
+    lr = 0.01
+    model = TTNBornMachine(n, layout=layout, init_bond=3, dtype=dtype, seed=4)
+    data = torch.unique(torch.randint(0, 2, (40, n), generator=torch.Generator().manual_seed(5)),
+                        dim=0)
+    options = UpdateOptions(lr=lr, max_step=None, steps_per_bond=1, max_bond=1000, cutoff=0.0)
+    learner = TwoNodeLearner(model.tree, model.tensors, data, options, 2)
+    for step, (cut, toward) in enumerate(model.tree.sweep * 2):
+        # full batch and a minibatch (every other configuration) in turn
+        rows = None if step % 2 == 0 else torch.arange(0, data.shape[0], 2)
+        index = codes(data if rows is None else data[rows], 2)
+        weights = torch.full((index.shape[0],), 1.0 / index.shape[0], dtype=torch.float64)
+        merged = _merged(model, cut).detach().clone().requires_grad_(True)
+
+        def nll(m):
+            psi = dense_state(model.structure, _substituted(model, cut, m), 2)
+            return -(weights * torch.log(psi[index].abs() ** 2)).sum() \
+                + torch.log((psi.abs() ** 2).sum())
+
+        (grad,) = torch.autograd.grad(nll(merged), merged)
+        expected = merged.detach() - lr * grad
+        expected = expected / torch.linalg.norm(expected)
+        learner.update(cut, toward, rows, weights)
+        # the gauge of the split bond is free: compare the merged tensors
+        torch.testing.assert_close(_merged(model, cut), expected, atol=1e-12, rtol=0)
+
+
+# ----------------------------------------------------------------------- learning
+@pytest.mark.parametrize("layout", [(4, 4), "binary"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_bars_and_stripes_is_learned(layout, seed):
+    data = bars_and_stripes(4, 4)
+    model = TTNBornMachine(16, layout=layout, seed=seed)
+    history = model.fit(data, sweeps=10, progress=False)
+    assert len(history) == 10
+    assert history[-1]["train_nll"] <= math.log(30) + 1e-3
+    assert history[-1]["train_nll"] == pytest.approx(model.nll(data), abs=1e-10)
+    assert abs(float(torch.logsumexp(model.log_prob(all_configurations(16, 2)), 0))) < 1e-10
+    samples = model.sample(2000, generator=torch.Generator().manual_seed(seed))
+    patterns = {tuple(p) for p in data.tolist()}
+    assert all(tuple(s) in patterns for s in samples.tolist())
+
+
+@pytest.mark.parametrize("n, layout", [(2, "binary"), (3, "binary"), (9, (3, 3))])
+def test_complex_and_small_trees_learn(n, layout):
+    data = bars_and_stripes(3, 3) if n == 9 else torch.tensor([[0] * n, [1] * n])
+    model = TTNBornMachine(n, layout=layout, dtype=torch.complex128, seed=0)
+    # a tree of 2 or 3 sites has one edge: one update per sweep
+    history = model.fit(data, sweeps=12 if n <= 3 else 6, progress=False)
+    assert history[-1]["train_nll"] <= math.log(len(data)) + 1e-3
+    logp = model.log_prob(all_configurations(n, 2))
+    assert abs(float(torch.logsumexp(logp, 0))) < 1e-10
+
+
+def test_fit_records_test_nll_and_respects_max_bond():
+    data = bars_and_stripes(4, 4)
+    model = TTNBornMachine(16, layout=(4, 4), max_bond=5, seed=0)
+    history = model.fit(data[:20], sweeps=3, test_data=data[20:], progress=False)
+    assert all(set(h) >= {"step", "train_nll", "test_nll", "seconds", "max_bond"}
+               for h in history)
+    assert max(model.bond_dims.values()) <= 5 and history[-1]["max_bond"] <= 5
+    assert history[-1]["test_nll"] == pytest.approx(model.nll(data[20:]), abs=1e-10)
+    assert [h["step"] for h in history] == [1, 2, 3]
+
+
+def test_cutoff_shrinks_bonds_for_a_product_distribution():
+    data = all_configurations(8, 2)
+    model = TTNBornMachine(8, init_bond=4, cutoff=1e-3, seed=0)
+    history = model.fit(data, sweeps=6, lr=0.1, progress=False)
+    assert set(model.bond_dims.values()) == {1}
+    assert history[-1]["train_nll"] == pytest.approx(8 * math.log(2), abs=1e-6)
+
+
+def test_minibatch_is_reproducible_with_generator():
+    data = bars_and_stripes(3, 3)
+    runs = []
+    for _ in range(2):
+        model = TTNBornMachine(9, layout=(3, 3), seed=0)
+        model.fit(data, sweeps=2, batch_size=4, progress=False,
+                  generator=torch.Generator().manual_seed(7))
+        runs.append(model.log_prob(data))
+    torch.testing.assert_close(runs[0], runs[1], atol=0, rtol=0)
+
+
+def test_784_leaves_stay_finite_and_train_on_mnist():
+    wide = TTNBornMachine(784, 4, layout=(28, 28), init_bond=4, seed=0)
+    x = torch.randint(0, 4, (16, 784), generator=torch.Generator().manual_seed(0))
+    logp = wide.log_prob(x)
+    assert torch.isfinite(logp).all()
+    assert (logp < math.log(1e-300)).all()  # |psi|^2 underflows in float64
+    model = TTNBornMachine(784, layout=(28, 28), max_bond=6, seed=0)
+    train = mnist(limit=100)
+    history = model.fit(train, sweeps=1, batch_size=50, progress=False,
+                        generator=torch.Generator().manual_seed(0))
+    assert math.isfinite(history[0]["train_nll"]) and history[0]["train_nll"] < 784 * math.log(2)
+    assert torch.isfinite(model.log_prob(train)).all()
+    assert model.sample(3).shape == (3, 784)
+
+
+# ----------------------------------------------------------------------- sampling
+@pytest.mark.parametrize("n, d, layout, dtype", [
+    (10, 2, "binary", torch.float64), (9, 2, (3, 3), torch.complex128),
+    (7, 3, TREE7, torch.float64),
+])
+def test_samples_are_exact(n, d, layout, dtype):
+    structure = structure_of(layout, n)
+    model = TTNBornMachine.from_tensors(random_tensors(structure, d, 3, dtype=dtype, seed=n),
+                                        structure)
+    model.canonicalize(model.edges[0])  # sampling must work from any centre
+    probs = model.log_prob(all_configurations(n, d)).exp().numpy()
+    samples = model.sample(200_000, generator=torch.Generator().manual_seed(11))
+    counts = np.bincount(codes(samples, d).numpy(), minlength=d ** n)
+    assert chi_square_pvalue(counts, probs) > 1e-3
+
+
+def test_sampling_is_reproducible_with_generator():
+    model = TTNBornMachine(12, layout=(3, 4), init_bond=4, seed=0)
+    a = model.sample(50, generator=torch.Generator().manual_seed(3))
+    b = model.sample(50, generator=torch.Generator().manual_seed(3))
+    c = model.sample(50, generator=torch.Generator().manual_seed(4))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert a.dtype == torch.long and a.shape == (50, 12)
+
+
+MASKS = {
+    "prefix": [1, 1, 1, 0, 0, 0, 0],
+    "scattered": [0, 1, 0, 0, 1, 0, 1],
+    "subtree": [0, 0, 0, 1, 1, 0, 0],
+    "ends": [1, 0, 0, 0, 0, 0, 1],
+    "none": [0] * 7,
+}
+
+
+@pytest.mark.parametrize("mask_name", sorted(MASKS))
+@pytest.mark.parametrize("dtype", REAL_AND_COMPLEX)
+def test_conditional_sample_is_exact(mask_name, dtype):
+    n, d = 7, 2
+    model = TTNBornMachine.from_tensors(random_tensors(TREE7, d, 3, dtype=dtype, seed=21),
+                                        TREE7)
+    known = torch.tensor(MASKS[mask_name], dtype=torch.bool)
+    configs = all_configurations(n, d)
+    logp = model.log_prob(configs)
+    given = torch.tensor([1, 0, 1, 1, 0, 1, 0])
+    match = (configs[:, known] == given[known]).all(1)
+    conditional = torch.where(match, logp.exp(), torch.zeros_like(logp)).numpy()
+    num = 100_000
+    samples = model.conditional_sample(given.expand(num, n), known,
+                                       generator=torch.Generator().manual_seed(5))
+    assert (samples[:, known] == given[known]).all()
+    counts = np.bincount(codes(samples, d).numpy(), minlength=d ** n)
+    assert counts[~match.numpy()].sum() == 0
+    assert chi_square_pvalue(counts[match.numpy()], conditional[match.numpy()]) > 1e-3
+
+
+def test_conditional_sample_with_per_row_masks():
+    """Rows with different masks are each sampled from their own conditional."""
+    n, d = 6, 3
+    model = TTNBornMachine(n, d, layout=(2, 3), init_bond=4, seed=8)
+    configs = all_configurations(n, d)
+    p = model.log_prob(configs).exp()
+    given = torch.tensor([[2, 0, 1, 1, 0, 2], [0, 1, 2, 2, 1, 0], [1, 1, 1, 1, 1, 1]])
+    masks = torch.tensor([[0, 0, 1, 0, 1, 0], [1, 0, 0, 0, 0, 1], [0, 1, 1, 1, 1, 0]],
+                         dtype=torch.bool)
+    num = 60_000
+    x = given.repeat_interleave(num, 0)
+    known = masks.repeat_interleave(num, 0)
+    samples = model.conditional_sample(x, known, generator=torch.Generator().manual_seed(2))
+    for row in range(3):
+        part = samples[row * num:(row + 1) * num]
+        match = (configs[:, masks[row]] == given[row, masks[row]]).all(1)
+        counts = np.bincount(codes(part, d).numpy(), minlength=d ** n)
+        assert counts[~match.numpy()].sum() == 0
+        assert chi_square_pvalue(counts[match.numpy()], p[match].numpy()) > 1e-3
+
+
+def test_conditional_sample_rejects_impossible_evidence():
+    model = ghz_model()
+    x = torch.tensor([[0, 0, 0, 1], [1, 0, 0, 1]])
+    known = torch.tensor([True, False, False, True])
+    with pytest.raises(ValueError, match=r"rows \[0\] have probability zero"):
+        model.conditional_sample(x, known)
+    assert model.conditional_sample(x[1:], known).tolist() == [[1] * 4]
+    everything = torch.ones(4, dtype=torch.bool)
+    assert model.conditional_sample(torch.tensor([[1, 1, 1, 1]]), everything).tolist() == \
+        [[1] * 4]
+
+
+# -------------------------------------------------------------------- entanglement
+@pytest.mark.parametrize("alpha", [1.0, 2.0])
+@pytest.mark.parametrize("dtype", REAL_AND_COMPLEX)
+@pytest.mark.parametrize("layout, n, d", [("binary", 10, 2), ((3, 4), 12, 2), (TREE7, 7, 3),
+                                          ("binary", 3, 3)])
+def test_entanglement_matches_dense_svd(layout, n, d, dtype, alpha):
+    structure = structure_of(layout, n)
+    raw = random_tensors(structure, d, 4, dtype=dtype, seed=6)
+    psi = dense_state(structure, raw, d).numpy()
+    psi = (psi / np.linalg.norm(psi)).reshape([d] * n)
+    model = TTNBornMachine.from_tensors(raw, structure)
+    ours = model.entanglement_entropy(alpha)
+    assert list(ours) == model.edges and len(ours) == len(model.bond_spectra())
+    for edge, value in ours.items():
+        rest = [s for s in range(n) if s not in edge]
+        matrix = psi.transpose(list(edge) + rest).reshape(d ** len(edge), -1)
+        lam = np.linalg.svd(matrix, compute_uv=False) ** 2
+        lam = lam[lam > 0]
+        expected = -np.sum(lam * np.log(lam)) if alpha == 1 else \
+            np.log(np.sum(lam ** alpha)) / (1 - alpha)
+        assert value == pytest.approx(expected, abs=1e-10), edge
+
+
+def test_entanglement_of_known_states():
+    model = ghz_model()
+    assert model.entanglement_entropy() == pytest.approx(
+        {(0, 1): math.log(2)}, abs=1e-12)
+    product = [torch.rand(2, 2, 1, dtype=torch.float64) + 0.1 for _ in range(2)] + \
+        [torch.ones(1, 1, 1, dtype=torch.float64)]
+    model = TTNBornMachine.from_tensors(product, ((0, 1), (2, 3)))
+    assert model.entanglement_entropy(2) == pytest.approx({(0, 1): 0.0}, abs=1e-12)
+
+
+# --------------------------------------------------------------------- save/load
+def test_save_load_round_trip(tmp_path):
+    model = TTNBornMachine(7, 3, layout=TREE7, init_bond=4, dtype=torch.complex128, seed=0,
+                           max_bond=17)
+    model.canonicalize((3, 4))
+    path = tmp_path / "ttn.pt"
+    model.save(path)
+    x = all_configurations(7, 3)[::7]
+    for loaded in (tnborn.load(path), TTNBornMachine.load(path)):
+        assert isinstance(loaded, TTNBornMachine)
+        assert loaded.max_bond == 17 and loaded.center == (3, 4)
+        assert loaded.dtype == torch.complex128 and loaded.structure == TREE7
+        torch.testing.assert_close(loaded.log_prob(x), model.log_prob(x), atol=1e-12, rtol=0)
+    grid = TTNBornMachine(6, layout=(2, 3), seed=0)
+    grid.save(path)
+    assert tnborn.load(path).layout == (2, 3) and tnborn.load(path).structure == grid.structure
+
+
+def test_corrupt_and_inconsistent_files_are_rejected(tmp_path):
+    good = tmp_path / "good.pt"
+    TTNBornMachine(7, layout=TREE7, init_bond=2, seed=0).save(good)
+    cases = {
+        "bond": lambda p: p["state"]["tensors"].__setitem__(
+            1, torch.zeros(2, 2, 3, dtype=torch.float64)),
+        "non-finite": lambda p: p["state"]["tensors"].__setitem__(
+            2, p["state"]["tensors"][2] * float("nan")),
+        "exactly once": lambda p: p["config"].__setitem__("tree", [[0, [1, 1]], [[3, 4], [5, 6]]]),
+        "nodes": lambda p: p["state"]["tensors"].pop(),
+        "center": lambda p: p["config"].__setitem__("center", [0, 5]),
+    }
+    for message, corrupt in cases.items():
+        payload = torch.load(good, weights_only=True)
+        corrupt(payload)
+        bad = tmp_path / f"{message}.pt"
+        torch.save(payload, bad)
+        with pytest.raises(ValueError, match=message):
+            tnborn.load(bad)
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(good.read_bytes()[:100])
+    with pytest.raises(ValueError):
+        tnborn.load(truncated)
+
+
+# ------------------------------------------------------------------- bad input
+@pytest.mark.parametrize("layout, message", [
+    (((0, 1), (2, 2)), r"misses sites \[3\] and repeats sites \[2\]"),
+    (((0, 1), 2), r"misses sites \[3\]"),
+    (((0, 1), (2, 3, 4)), "nested pairs"),
+    (((0, 1), (2, 7)), "outside 0..3"),
+    ((3, 2), r"\(H, W\) = \(3, 2\) holds 6 sites, but n_sites = 4"),
+    ("grid", "layout must be"),
+])
+def test_bad_layouts_raise(layout, message):
+    with pytest.raises(ValueError, match=message):
+        TTNBornMachine(4, layout=layout)
+
+
+@pytest.mark.parametrize("bad, message", [
+    (torch.tensor([[0, 1, 2, 0]]), "outside 0..1"),
+    (torch.tensor([[0, 1, 0]]), "4 sites"),
+    (torch.tensor([[0.0, 1.0, 0.5, 0.0]]), "non-integer"),
+])
+def test_bad_configurations_raise(bad, message):
+    model = TTNBornMachine(4, seed=0)
+    with pytest.raises(ValueError, match=message):
+        model.log_prob(bad)
+    with pytest.raises(ValueError, match=message):
+        model.fit(bad, sweeps=1, progress=False)
+    with pytest.raises(ValueError, match=message):
+        model.conditional_sample(bad, torch.ones(bad.shape[-1], dtype=torch.bool))
+
+
+def test_bad_arguments_raise():
+    model = TTNBornMachine(4, seed=0)
+    data = torch.zeros(3, 4, dtype=torch.long)
+    with pytest.raises(ValueError, match="lr"):
+        model.fit(data, lr=-1, progress=False)
+    with pytest.raises(ValueError, match="max_step"):
+        model.fit(data, max_step=0, progress=False)
+    with pytest.raises(ValueError, match="test_data"):
+        model.fit(data, sweeps=1, test_data=torch.full((2, 4), 3), progress=False)
+    with pytest.raises(ValueError, match="center"):
+        model.canonicalize((0, 2))
+    with pytest.raises(ValueError, match="alpha"):
+        model.entanglement_entropy(alpha=0)
+    with pytest.raises(ValueError, match="n_sites"):
+        TTNBornMachine(1)
+    with pytest.raises(ValueError, match="cutoff"):
+        TTNBornMachine(4, cutoff=2.0)
+    with pytest.raises(ValueError, match="dtype"):
+        TTNBornMachine(4, dtype=torch.int64)
+    with pytest.raises(ValueError, match="norm is zero"):
+        TTNBornMachine.from_tensors([torch.zeros(2, 2, 2, dtype=torch.float64)] * 2
+                                    + [torch.ones(2, 2, 1, dtype=torch.float64)],
+                                    ((0, 1), (2, 3)))

@@ -1,0 +1,111 @@
+"""The sweep driver shared by the tensor-network Born machines (MPS and TTN).
+
+Both learn by local updates (two sites / two nodes merged, gradient step on the NLL,
+truncated SVD split) visited in a fixed schedule; this module holds their options, the
+minibatch plan of a sweep and the loop that records one dict per sweep.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import torch
+from tqdm.auto import tqdm
+
+from .backend import real_dtype
+from .base import _check_count
+from .checks import check_positive
+
+
+@dataclass
+class UpdateOptions:
+    """Hyper-parameters of one local update (two-site or two-node)."""
+
+    lr: float
+    max_step: float | None
+    steps_per_bond: int
+    max_bond: int
+    cutoff: float
+
+
+def check_cutoff(cutoff) -> float:
+    """A relative singular-value cutoff in [0, 1)."""
+    if isinstance(cutoff, bool) or not isinstance(cutoff, (int, float)) or not 0 <= cutoff < 1:
+        raise ValueError(f"cutoff must be a number in [0, 1), got {cutoff!r}")
+    return float(cutoff)
+
+
+def update_options(*, lr, max_step, steps_per_bond, max_bond, cutoff) -> UpdateOptions:
+    """Validated :class:`UpdateOptions` (ValueError for a bad lr, max_step or step count)."""
+    return UpdateOptions(lr=check_positive(lr, "lr"),
+                         max_step=None if max_step is None else check_positive(max_step,
+                                                                               "max_step"),
+                         steps_per_bond=_check_count(steps_per_bond, "steps_per_bond"),
+                         max_bond=max_bond, cutoff=cutoff)
+
+
+def minibatches(inverse: torch.Tensor, weights: torch.Tensor, batch_size: int | None,
+                generator) -> list[tuple[torch.Tensor | None, torch.Tensor]]:
+    """(rows, weights) for the updates of one sweep, used in turn.
+
+    ``inverse[i]`` is the distinct-configuration index of data row i. Full batch: one entry
+    (None, weights). Otherwise a random permutation of the rows cut into batches, each
+    reduced to its distinct rows with counts.
+    """
+    total = inverse.shape[0]
+    if batch_size is None or batch_size >= total:
+        return [(None, weights)]
+    perm = torch.randperm(total, generator=generator, device=inverse.device)
+    batches = []
+    for start in range(0, total, batch_size):
+        chunk = inverse[perm[start:start + batch_size]]
+        rows, counts = torch.unique(chunk, return_counts=True)
+        batches.append((rows, counts.to(weights.dtype) / chunk.shape[0]))
+    return batches
+
+
+def fit_by_sweeps(model, data: torch.Tensor, *, make_learner: Callable, schedule: Sequence,
+                  sweeps: int, batch_size: int | None, test_data: torch.Tensor | None,
+                  progress: bool, generator, largest_bond: Callable[[], int], desc: str,
+                  after_update: Callable | None = None) -> list[dict]:
+    """Run ``sweeps`` passes of ``learner.update(*step, rows, weights)`` over ``schedule``.
+
+    Identical rows of ``data`` are merged with weights; ``make_learner(unique_rows)``
+    builds the learner (with its cached environments). Returns one dict per sweep:
+    ``step``, ``train_nll``, ``test_nll`` (with test data), ``seconds`` (cumulative
+    training time, evaluation excluded), ``max_bond``.
+    """
+    sweeps = _check_count(sweeps, "sweeps")
+    if batch_size is not None:
+        batch_size = _check_count(batch_size, "batch_size")
+    unique, inverse, counts = torch.unique(data, dim=0, return_inverse=True, return_counts=True)
+    weights = counts.to(real_dtype(model.dtype)) / data.shape[0]
+    learner = make_learner(unique)
+    history = []
+    elapsed = 0.0
+    bar = tqdm(total=sweeps * len(schedule), disable=not progress, unit="update", desc=desc,
+               leave=False)
+    try:
+        for sweep in range(1, sweeps + 1):
+            start = time.perf_counter()
+            batches = minibatches(inverse, weights, batch_size, generator)
+            for index, step in enumerate(schedule):
+                rows, batch_weights = batches[index % len(batches)]
+                learner.update(*step, rows, batch_weights)
+                if after_update is not None:
+                    after_update(step)
+                bar.update(1)
+            elapsed += time.perf_counter() - start
+            with torch.no_grad():
+                record = {"step": sweep,
+                          "train_nll": float(-(weights * model._log_prob(unique)).sum()),
+                          "seconds": elapsed, "max_bond": largest_bond()}
+                if test_data is not None:
+                    record["test_nll"] = float(-model._log_prob(test_data).mean())
+            bar.set_postfix(nll=f"{record['train_nll']:.4f}", D=record["max_bond"])
+            history.append(record)
+    finally:
+        bar.close()
+    return history
