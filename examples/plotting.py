@@ -91,6 +91,19 @@ def bar_plot(values, path, *, xlabel, ylabel, title=None) -> Path:
     return _save(fig, path)
 
 
+def scatter_plot(x, y, path, *, xlabel, ylabel, title=None, logx=False) -> Path:
+    """Points ``(x, y)`` saved as PNG (log-scaled x when ``logx``)."""
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.scatter(x, y, s=10)
+    if logx:
+        ax.set_xscale("log", base=2)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    return _save(fig, path)
+
+
 def panel_plot(panels, path, *, xlabel, title=None) -> Path:
     """A row of panels; ``panels = {ylabel: {label: (x, y, yerr or None, style)}}`` where
     style is "line" (a curve) or "points" (markers with error bars)."""

@@ -74,3 +74,11 @@ def test_learn_hamiltonian(tmp_path, monkeypatch):
     assert result["couplings"].shape == (16, 16)
     assert result["fields_max_abs"] < 0.01  # ln p of the Z2-symmetric model is even
     assert_pngs(tmp_path, ["couplings.png"])
+
+
+def test_mnist_ttn(tmp_path, monkeypatch):
+    example = load_example("mnist_ttn", monkeypatch)
+    result = example.main(["--out", str(tmp_path), "--images", "60", "--test-images", "20",
+                           "--max-bond", "4", "--sweeps", "1", "--no-progress"])
+    assert len(result["history"]) == 1 and result["train_nll"] > 0
+    assert_pngs(tmp_path, ["samples.png", "inpainting.png", "nll.png", "entanglement.png"])
