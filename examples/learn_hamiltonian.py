@@ -1,7 +1,8 @@
 """Learn the Ising Hamiltonian back from samples: H = -T ln p.
 
 Wolff-cluster samples of the periodic L x L Ising model at inverse temperature beta train
-a Z2-symmetric MADE by maximum likelihood (the samples and their lattice translations);
+a Z2-symmetric MADE by maximum likelihood (the samples and their lattice translations,
+in phases of decreasing learning rate);
 a least-squares fit of the model's ln p to pairwise terms then recovers beta J on every
 pair. Writes ``couplings.png`` (the learned beta J_ij as a heat map) into --out::
 
@@ -27,7 +28,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--L", type=int, default=4)
     parser.add_argument("--beta", type=float, default=0.3)
     parser.add_argument("--samples", type=int, default=20_000)
-    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--epochs", type=int, nargs="+", default=[8, 4, 3],
+                        help="epochs of each training phase (default: %(default)s)")
+    parser.add_argument("--lrs", type=float, nargs="+", default=[1e-3, 3e-4, 1e-4],
+                        help="learning rate of each phase (default: %(default)s)")
     parser.add_argument("--hidden", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-progress", action="store_true")
@@ -48,8 +52,12 @@ def main(argv=None) -> dict:
     model = MADE(n, hidden=args.hidden, seed=args.seed)
     model.z2_symmetric = True
     generator = torch.Generator().manual_seed(args.seed)
-    model.fit(translations(data, args.L), epochs=args.epochs, lr=1e-3, batch_size=500,
-              progress=not args.no_progress, generator=generator)
+    if len(args.epochs) != len(args.lrs):
+        raise SystemExit("give as many --lrs as --epochs")
+    augmented = translations(data, args.L)
+    for epochs, lr in zip(args.epochs, args.lrs):
+        model.fit(augmented, epochs=epochs, lr=lr, batch_size=500,
+                  progress=not args.no_progress, generator=generator)
     learned = learn_hamiltonian(model, num=50_000, generator=generator)
     couplings = learned["couplings"]
     neighbours = Ising2D(args.L).couplings != 0

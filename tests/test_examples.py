@@ -70,7 +70,7 @@ def test_ising_van(tmp_path, monkeypatch):
 def test_learn_hamiltonian(tmp_path, monkeypatch):
     example = load_example("learn_hamiltonian", monkeypatch)
     result = example.main(["--out", str(tmp_path), "--samples", "1000", "--epochs", "1",
-                           "--hidden", "16", "--no-progress"])
+                           "--lrs", "1e-3", "--hidden", "16", "--no-progress"])
     assert result["couplings"].shape == (16, 16)
     assert result["fields_max_abs"] < 0.01  # ln p of the Z2-symmetric model is even
     assert_pngs(tmp_path, ["couplings.png"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -65,3 +66,21 @@ def test_sk_arnn_free_energy_n20():
     result = free_energy(model, hamiltonian, 1.0, num=400_000, generator=g)
     assert abs(result["F_variational"] - exact) < 1e-3
     assert abs(result["F_importance"] - exact) < 1e-4
+
+
+def test_learn_hamiltonian_from_wolff_samples(tmp_path):
+    """A MADE trained on 20,000 Wolff samples (4x4, beta = 0.3) gives back beta J = 0.3
+    within 10% on every bond, |other couplings| < 0.03 and fields near 0."""
+    example_dir = SCRIPT.parents[1] / "examples"
+    sys.path.insert(0, str(example_dir))
+    try:
+        spec = importlib.util.spec_from_file_location("learn_hamiltonian",
+                                                      example_dir / "learn_hamiltonian.py")
+        example = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(example)
+        result = example.main(["--out", str(tmp_path), "--no-progress"])
+    finally:
+        sys.path.remove(str(example_dir))
+    assert 0.27 <= result["nearest_min"] and result["nearest_max"] <= 0.33
+    assert result["others_max_abs"] < 0.03
+    assert result["fields_max_abs"] < 0.01
