@@ -22,7 +22,7 @@ def _fig3_module():
     return module
 
 
-@pytest.mark.parametrize("bond", [10, 20])
+@pytest.mark.parametrize("bond", [10, 20, 50, 100])
 def test_han_fig3_nll_against_bond(bond):
     """Converged training NLL on 1,000 MNIST images at or below Han et al. Fig. 3."""
     fig3 = _fig3_module()
