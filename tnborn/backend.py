@@ -8,10 +8,11 @@ and GPU. Repeated contractions with the same shapes reuse one
 from __future__ import annotations
 
 import functools
-import numbers
 
 import opt_einsum
 import torch
+
+from .checks import check_seed
 
 DEFAULT_DTYPE = torch.float64
 
@@ -45,11 +46,8 @@ def resolve_real(dtype=None, device=None) -> tuple[torch.dtype, torch.device]:
 def seeded_generator(seed=None) -> torch.Generator:
     """A CPU generator for initial parameters. ``seed=None`` draws the seed from torch's
     global generator, so ``torch.manual_seed`` still makes the result reproducible."""
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-        raise TypeError(f"seed must be an integer or None, got {seed!r}")
-    if seed is None:
-        seed = int(torch.randint(0, 2 ** 62, (1,)))
-    return torch.Generator().manual_seed(int(seed))
+    seed = int(torch.randint(0, 2 ** 62, (1,))) if seed is None else check_seed(seed)
+    return torch.Generator().manual_seed(seed)
 
 
 def tiny(dtype: torch.dtype) -> float:

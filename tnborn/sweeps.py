@@ -30,6 +30,22 @@ class UpdateOptions:
     cutoff: float
 
 
+def capped_step(merged: torch.Tensor, grad_term: torch.Tensor,
+                options: UpdateOptions) -> torch.Tensor:
+    """One gradient step on the unit-norm merged tensor, renormalized.
+
+    dNLL/dM* = M - conj(G) with ``grad_term`` G = sum_b w_b Psi'_b / psi_b; the step
+    2 lr (M - conj(G)) is scaled down to norm ``max_step`` when longer (|M| = 1).
+    """
+    step = (2.0 * options.lr) * (merged - grad_term.conj())
+    if options.max_step is not None:
+        size = float(torch.linalg.norm(step))
+        if size > options.max_step:
+            step = step * (options.max_step / size)
+    merged = merged - step
+    return merged / torch.linalg.norm(merged)
+
+
 def check_cutoff(cutoff) -> float:
     """A relative singular-value cutoff in [0, 1)."""
     if isinstance(cutoff, bool) or not isinstance(cutoff, (int, float)) or not 0 <= cutoff < 1:

@@ -25,7 +25,7 @@ import torch
 
 from ..backend import tiny
 from ..linalg import truncated_svd
-from ..sweeps import UpdateOptions
+from ..sweeps import UpdateOptions, capped_step
 
 _RENORMALIZE_EVERY = 8
 
@@ -114,13 +114,7 @@ class TwoSiteLearner:
             scattered = torch.zeros(batch * dd, dl, dtype=left.dtype, device=left.device)
             scattered.index_copy_(0, pair_rows, left * (weights / psi)[:, None])
             grad_term = (scattered.view(batch, dd * dl).mT @ right).view(dd, dl, dr)
-            step = (2.0 * opts.lr) * (merged - grad_term.permute(1, 0, 2).conj())
-            if opts.max_step is not None:
-                size = float(torch.linalg.norm(step))
-                if size > opts.max_step:  # |M| = 1
-                    step = step * (opts.max_step / size)
-            merged = merged - step
-            merged = merged / torch.linalg.norm(merged)
+            merged = capped_step(merged, grad_term.permute(1, 0, 2), opts)
         u, s, vh = truncated_svd(merged.view(dl * d, d * dr), opts.max_bond, opts.cutoff)
         s = (s / torch.linalg.norm(s)).to(u.dtype)
         if moving_right:

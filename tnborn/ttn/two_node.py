@@ -33,7 +33,7 @@ import torch
 
 from ..backend import tiny
 from ..linalg import truncated_svd
-from ..sweeps import UpdateOptions
+from ..sweeps import UpdateOptions, capped_step
 from .contraction import child_vector, leg_vector, normalize_rows, one_hot, upward
 from .tree import Child, Tree
 
@@ -52,13 +52,7 @@ def gradient_steps(merged: torch.Tensor, left: torch.Tensor, right: torch.Tensor
         psi = ((left @ merged) * right).sum(-1)
         psi = torch.where(psi == 0, floor, psi)
         grad_term = (left * (weights / psi)[:, None]).mT @ right
-        step = (2.0 * options.lr) * (merged - grad_term.conj())
-        if options.max_step is not None:
-            size = float(torch.linalg.norm(step))
-            if size > options.max_step:  # |M| = 1
-                step = step * (options.max_step / size)
-        merged = merged - step
-        merged = merged / torch.linalg.norm(merged)
+        merged = capped_step(merged, grad_term, options)
     return merged
 
 
