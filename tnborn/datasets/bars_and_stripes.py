@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import numbers
-
 import torch
 
-
-def _check_positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
+from ..checks import check_int
 
 
 def _constant_lines(n_lines: int) -> torch.Tensor:
@@ -40,8 +34,8 @@ def bars_and_stripes(rows: int, cols: int) -> torch.Tensor:
     Raises:
         ValueError: if ``rows`` or ``cols`` is not a positive integer.
     """
-    rows = _check_positive_int("rows", rows)
-    cols = _check_positive_int("cols", cols)
+    rows = check_int(rows, "rows", 1)
+    cols = check_int(cols, "cols", 1)
     row_values = _constant_lines(rows)  # (2**rows, rows)
     col_values = _constant_lines(cols)  # (2**cols, cols)
     stripes = row_values.unsqueeze(2).expand(-1, rows, cols)
