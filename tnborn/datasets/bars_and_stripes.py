@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import numbers
+
 import torch
 
-from ..checks import check_int
+
+def _check_positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
 
 
 def _constant_lines(n_lines: int) -> torch.Tensor:
@@ -34,8 +40,8 @@ def bars_and_stripes(rows: int, cols: int) -> torch.Tensor:
     Raises:
         ValueError: if ``rows`` or ``cols`` is not a positive integer.
     """
-    rows = check_int(rows, "rows", 1)
-    cols = check_int(cols, "cols", 1)
+    rows = _check_positive_int("rows", rows)
+    cols = _check_positive_int("cols", cols)
     row_values = _constant_lines(rows)  # (2**rows, rows)
     col_values = _constant_lines(cols)  # (2**cols, cols)
     stripes = row_values.unsqueeze(2).expand(-1, rows, cols)
