@@ -53,7 +53,8 @@ class TensorNetworkBornMachine(GenerativeModel):
 
     def fit(self, data, *, sweeps: int = 10, lr: float = 0.2, batch_size: int | None = None,
             test_data=None, progress: bool = True, max_step: float | None = 0.5,
-            steps_per_bond: int = 1, generator: torch.Generator | None = None) -> list[dict]:
+            steps_per_bond: int = 1, generator: torch.Generator | None = None,
+            max_seconds: float | None = None) -> list[dict]:
         """Learn ``data`` ``(N, n_sites)`` by sweeps of two-tensor updates (two neighbouring
         sites of an MPS, two adjacent nodes of a TTN): merge, gradient step on the NLL,
         truncated SVD split.
@@ -70,10 +71,13 @@ class TensorNetworkBornMachine(GenerativeModel):
         max_step : cap ``|dM| <= max_step * |M|`` on each step (None: no cap); it keeps
             one badly fitted sample (tiny psi, huge 1/psi) from replacing the tensor.
         steps_per_bond : gradient steps on each merged tensor before it is split.
+        max_seconds : training-time budget: stop after the update that reaches it (the
+            unfinished sweep is recorded with ``"partial": True``). None: no limit.
 
         Returns one dict per sweep: ``step``, ``train_nll``, ``test_nll`` (if test data),
         ``seconds`` (cumulative training time, evaluation excluded), ``max_bond``.
         """
         return super().fit(data, sweeps=sweeps, lr=lr, batch_size=batch_size,
                            test_data=test_data, progress=progress, max_step=max_step,
-                           steps_per_bond=steps_per_bond, generator=generator)
+                           steps_per_bond=steps_per_bond, generator=generator,
+                           max_seconds=max_seconds)

@@ -85,8 +85,12 @@ def minibatches(inverse: torch.Tensor, weights: torch.Tensor, batch_size: int | 
 def fit_by_sweeps(model, data: torch.Tensor, *, make_learner: Callable, schedule: Sequence,
                   sweeps: int, batch_size: int | None, test_data: torch.Tensor | None,
                   progress: bool, generator, largest_bond: Callable[[], int], desc: str,
-                  after_update: Callable | None = None) -> list[dict]:
+                  after_update: Callable | None = None,
+                  max_seconds: float | None = None) -> list[dict]:
     """Run ``sweeps`` passes of ``learner.update(*step, rows, weights)`` over ``schedule``.
+
+    With ``max_seconds``, training stops after the first update that brings the
+    training time to that budget; the unfinished sweep is recorded (``"partial": True``).
 
     Identical rows of ``data`` are merged with weights; ``make_learner(unique_rows)``
     builds the learner (with its cached environments). Returns one dict per sweep:
@@ -94,6 +98,8 @@ def fit_by_sweeps(model, data: torch.Tensor, *, make_learner: Callable, schedule
     training time, evaluation excluded), ``max_bond``.
     """
     sweeps = _check_count(sweeps, "sweeps")
+    if max_seconds is not None:
+        max_seconds = check_positive(max_seconds, "max_seconds")
     if batch_size is not None:
         batch_size = _check_count(batch_size, "batch_size")
     unique, inverse, counts = torch.unique(data, dim=0, return_inverse=True, return_counts=True)
@@ -107,12 +113,17 @@ def fit_by_sweeps(model, data: torch.Tensor, *, make_learner: Callable, schedule
         for sweep in range(1, sweeps + 1):
             start = time.perf_counter()
             batches = minibatches(inverse, weights, batch_size, generator)
+            out_of_time = False
             for index, step in enumerate(schedule):
                 rows, batch_weights = batches[index % len(batches)]
                 learner.update(*step, rows, batch_weights)
                 if after_update is not None:
                     after_update(step)
                 bar.update(1)
+                if max_seconds is not None and \
+                        elapsed + time.perf_counter() - start >= max_seconds:
+                    out_of_time = index + 1 < len(schedule)
+                    break
             elapsed += time.perf_counter() - start
             with torch.no_grad():
                 record = {"step": sweep,
@@ -120,8 +131,12 @@ def fit_by_sweeps(model, data: torch.Tensor, *, make_learner: Callable, schedule
                           "seconds": elapsed, "max_bond": largest_bond()}
                 if test_data is not None:
                     record["test_nll"] = float(-model._log_prob(test_data).mean())
+            if out_of_time:
+                record["partial"] = True
             bar.set_postfix(nll=f"{record['train_nll']:.4f}", D=record["max_bond"])
             history.append(record)
+            if max_seconds is not None and elapsed >= max_seconds:
+                break
     finally:
         bar.close()
     return history

@@ -21,6 +21,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..base import GenerativeModel, _check_count
+from ..checks import check_positive
 
 
 def draw_from_logits(logits: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
@@ -123,8 +124,11 @@ class AutoregressiveModel(GenerativeModel):
     def _fit(self, data: torch.Tensor, *, epochs: int = 10, lr: float = 1e-3,
              batch_size: int = 100, test_data: torch.Tensor | None = None,
              progress: bool = True, weight_decay: float = 0.0,
-             generator: torch.Generator | None = None) -> list[dict]:
+             generator: torch.Generator | None = None,
+             max_seconds: float | None = None) -> list[dict]:
         epochs = _check_count(epochs, "epochs")
+        if max_seconds is not None:
+            max_seconds = check_positive(max_seconds, "max_seconds")
         batch_size = _check_count(batch_size, "batch_size")
         if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
             raise ValueError(f"lr must be a positive finite number, got {lr!r}")
@@ -140,6 +144,7 @@ class AutoregressiveModel(GenerativeModel):
                 start = time.perf_counter()
                 self.train()
                 perm = torch.randperm(total, generator=generator, device=data.device)
+                out_of_time = False
                 for first in range(0, total, batch_size):
                     batch = data[perm[first:first + batch_size]]
                     loss = -self._log_prob(batch).mean()
@@ -147,13 +152,21 @@ class AutoregressiveModel(GenerativeModel):
                     loss.backward()
                     optimizer.step()
                     bar.update(1)
+                    if max_seconds is not None and \
+                            elapsed + time.perf_counter() - start >= max_seconds:
+                        out_of_time = first + batch_size < total
+                        break
                 elapsed += time.perf_counter() - start
                 self.eval()
                 record = {"step": epoch, "train_nll": self._mean_nll(data), "seconds": elapsed}
                 if test_data is not None:
                     record["test_nll"] = self._mean_nll(test_data)
+                if out_of_time:
+                    record["partial"] = True
                 bar.set_postfix(nll=f"{record['train_nll']:.4f}")
                 history.append(record)
+                if max_seconds is not None and elapsed >= max_seconds:
+                    break
         finally:
             bar.close()
             self.eval()
@@ -167,15 +180,19 @@ class AutoregressiveModel(GenerativeModel):
 
     def fit(self, data, *, epochs: int = 10, lr: float = 1e-3, batch_size: int = 100,
             test_data=None, progress: bool = True, weight_decay: float = 0.0,
-            generator: torch.Generator | None = None) -> list[dict]:
+            generator: torch.Generator | None = None,
+            max_seconds: float | None = None) -> list[dict]:
         """Maximum likelihood with Adam on minibatches of ``data`` ``(N, n_sites)``.
+
+        ``max_seconds``: training-time budget; training stops after the minibatch that
+        reaches it (an unfinished epoch is recorded with ``"partial": True``).
 
         Returns one dict per epoch: ``step``, ``train_nll``, ``test_nll`` (with
         ``test_data``), ``seconds`` (cumulative training time, evaluation excluded).
         """
         return super().fit(data, epochs=epochs, lr=lr, batch_size=batch_size,
                            test_data=test_data, progress=progress, weight_decay=weight_decay,
-                           generator=generator)
+                           generator=generator, max_seconds=max_seconds)
 
     # ------------------------------------------------------------------ saving
     def _config(self) -> dict:

@@ -169,7 +169,8 @@ class MPSBornMachine(TensorNetworkBornMachine):
     def _fit(self, data: torch.Tensor, *, sweeps: int = 10, lr: float = 0.2,
              batch_size: int | None = None, test_data: torch.Tensor | None = None,
              progress: bool = True, max_step: float | None = 0.5, steps_per_bond: int = 1,
-             generator: torch.Generator | None = None) -> list[dict]:
+             generator: torch.Generator | None = None,
+             max_seconds: float | None = None) -> list[dict]:
         """Two-site learning; see :meth:`fit`."""
         options = update_options(lr=lr, max_step=max_step, steps_per_bond=steps_per_bond,
                                  max_bond=self.max_bond, cutoff=self.cutoff)
@@ -186,7 +187,7 @@ class MPSBornMachine(TensorNetworkBornMachine):
                              schedule=schedule, sweeps=sweeps, batch_size=batch_size,
                              test_data=test_data, progress=progress, generator=generator,
                              largest_bond=lambda: max(self.bond_dims), desc="MPS sweeps",
-                             after_update=moved)
+                             after_update=moved, max_seconds=max_seconds)
 
     # ------------------------------------------------------------------ saving
     def _config(self) -> dict:
