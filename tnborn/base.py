@@ -19,6 +19,8 @@ from pathlib import Path
 
 import torch
 
+from .enumeration import MAX_CONFIGURATIONS, all_configurations, count_configurations
+
 FILE_FORMAT = "tnborn-model"
 FILE_VERSION = 1
 
@@ -107,6 +109,26 @@ class GenerativeModel(torch.nn.Module):
         out = self._conditional_sample(flat_x, flat_known, generator)
         return out.reshape(*batch_shape, self.n_sites)
 
+    def marginal_log_prob(self, x, sites) -> torch.Tensor:
+        """Exact ln p(x_S) of the sites ``S`` (the other sites summed out), ``x.shape[:-1]``.
+
+        ``x``: configurations ``(..., n_sites)``; values outside ``S`` are ignored (but must
+        lie in the alphabet). ``sites``: site indices or a bool mask ``(n_sites,)``.
+        MPS and TTN contract the summed sites exactly at any size; autoregressive nets
+        need ``S`` to be a prefix of their site order; other cases enumerate the summed
+        sites (ValueError when there are too many).
+        """
+        x = self.validate_configurations(x)
+        known = site_mask(sites, self.n_sites, self.device)
+        batch_shape = x.shape[:-1]
+        flat = x.reshape(-1, self.n_sites)
+        with torch.no_grad():
+            if bool(known.all()):
+                out = self._log_prob(flat)
+            else:
+                out = self._marginal_log_prob(flat, known)
+        return out.reshape(batch_shape)
+
     def fit(self, data, **options) -> list[dict]:
         """Train on ``data`` ``(N, n_sites)``; returns one dict per sweep/epoch."""
         data = self.validate_configurations(data, "data").reshape(-1, self.n_sites)
@@ -160,6 +182,26 @@ class GenerativeModel(torch.nn.Module):
 
     def _conditional_sample(self, x, known, generator) -> torch.Tensor:
         raise NotImplementedError
+
+    def _marginal_log_prob(self, x: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+        """ln p(x_S), ``known`` the bool mask ``(n_sites,)`` of S (neither empty nor
+        full): enumerate the summed sites, in chunks."""
+        hidden = torch.nonzero(~known).flatten()
+        count = count_configurations(hidden.numel(), self.local_dim)
+        if count > MAX_CONFIGURATIONS:
+            raise ValueError(f"the marginal of {type(self).__name__} sums over "
+                             f"{hidden.numel()} sites by enumeration, too many "
+                             f"({self.local_dim}^{hidden.numel()} configurations)")
+        filler = all_configurations(hidden.numel(), self.local_dim, x.device)
+        rows_per_chunk = max(1, MAX_CONFIGURATIONS // 16 // count)
+        out = []
+        for start in range(0, x.shape[0], rows_per_chunk):
+            rows = x[start:start + rows_per_chunk]
+            full = rows[:, None, :].repeat(1, count, 1)
+            full[:, :, hidden] = filler
+            logp = self._log_prob(full.reshape(-1, self.n_sites)).reshape(rows.shape[0], count)
+            out.append(torch.logsumexp(logp, dim=1))
+        return torch.cat(out)
 
     def _fit(self, data: torch.Tensor, **options) -> list[dict]:
         raise NotImplementedError
@@ -253,6 +295,35 @@ def _validate_mask(known, shape, device) -> torch.Tensor:
         raise ValueError(f"known must have shape {tuple(shape)} or ({shape[-1]},), "
                          f"got {tuple(known.shape)}")
     return known
+
+
+def site_mask(sites, n_sites: int, device=None) -> torch.Tensor:
+    """A non-empty set of sites as a bool mask ``(n_sites,)``: from a bool mask or from
+    distinct site indices in ``0 .. n_sites-1``. TypeError/ValueError otherwise."""
+    if isinstance(sites, torch.Tensor) and sites.dtype == torch.bool:
+        if sites.shape != (n_sites,):
+            raise ValueError(f"a site mask must have shape ({n_sites},), "
+                             f"got {tuple(sites.shape)}")
+        mask = sites.to(device)
+    else:
+        if isinstance(sites, torch.Tensor):
+            sites = sites.flatten().tolist()
+        try:
+            indices = list(sites)
+        except TypeError:
+            raise TypeError(f"sites must be site indices or a bool mask, got {sites!r}") from None
+        for s in indices:
+            if isinstance(s, bool) or not isinstance(s, numbers.Integral):
+                raise TypeError(f"site indices must be integers, got {s!r}")
+            if not 0 <= s < n_sites:
+                raise ValueError(f"site {s} is outside 0..{n_sites - 1}")
+        if len(set(indices)) != len(indices):
+            raise ValueError(f"sites contain repeated indices: {sorted(indices)}")
+        mask = torch.zeros(n_sites, dtype=torch.bool, device=device)
+        mask[indices] = True
+    if not bool(mask.any()):
+        raise ValueError("the set of sites is empty")
+    return mask
 
 
 def _check_count(num, name: str) -> int:

@@ -66,6 +66,31 @@ class AutoregressiveModel(GenerativeModel):
             return logp
         return torch.logaddexp(logp, self._plain_log_prob(1 - x)) - math.log(2.0)
 
+    def _site_log_conditionals(self, x: torch.Tensor) -> torch.Tensor:
+        """ln q(x_s | sites before s in the order), ``(B, n_sites)`` (no symmetrization)."""
+        logp = torch.log_softmax(self._logits(x), dim=-1)
+        return logp.gather(-1, x[..., None])[..., 0]
+
+    def is_prefix(self, known: torch.Tensor) -> bool:
+        """Whether the sites of the bool mask ``known`` ``(n_sites,)`` come first in the
+        site order (then their marginal is exact)."""
+        return bool(known[self.order].long().cumprod(0).sum() == known.sum())
+
+    def _marginal_log_prob(self, x: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+        if not self.is_prefix(known):
+            try:
+                return super()._marginal_log_prob(x, known)
+            except ValueError:
+                raise ValueError("exact marginals of an autoregressive model need the "
+                                 "sites to be a prefix of its site order (order starts "
+                                 f"{self.order[:8].tolist()}...), or few enough other "
+                                 "sites to enumerate") from None
+        logp = (self._site_log_conditionals(x) * known).sum(1)
+        if not self.z2_symmetric:
+            return logp
+        flipped = (self._site_log_conditionals(1 - x) * known).sum(1)
+        return torch.logaddexp(logp, flipped) - math.log(2.0)
+
     def _draw_site(self, x: torch.Tensor, site: int, uniform: torch.Tensor) -> torch.Tensor:
         """Values of ``site`` drawn from its conditional given the rest of ``x``."""
         return draw_from_logits(self._logits(x)[:, site], uniform)

@@ -19,7 +19,7 @@ from ..base import GenerativeModel, _check_count
 from ..born import TENSOR_DTYPES, TensorNetworkBornMachine, check_network_tensor
 from ..linalg import check_alpha, spectrum_entropy
 from ..sweeps import check_cutoff, fit_by_sweeps, update_options
-from . import canonical, contraction, sampling
+from . import canonical, contraction, marginals, sampling
 from .two_site import TwoSiteLearner
 
 
@@ -157,6 +157,35 @@ class MPSBornMachine(TensorNetworkBornMachine):
     def _log_prob(self, x: torch.Tensor) -> torch.Tensor:
         log_z = 2.0 * torch.log(torch.linalg.norm(self.tensors[self.center]))
         return 2.0 * contraction.log_abs_amplitudes(self.tensors, x) - log_z
+
+    def _marginal_log_prob(self, x: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+        sites = torch.nonzero(known).flatten()
+        first, last = int(sites[0]), int(sites[-1])
+        segment = slice(first, last + 1)
+        if self.tensors[first].shape[0] <= self.tensors[last].shape[2]:
+            self.canonicalize(first)
+            weight = marginals.segment_log_weight(self.tensors[segment], x[:, segment],
+                                                  known[segment])
+        else:
+            self.canonicalize(last)
+            weight = marginals.segment_log_weight(
+                marginals.reversed_chain(self.tensors[segment]), x[:, segment].flip(1),
+                known[segment].flip(0))
+        return weight - 2.0 * torch.log(torch.linalg.norm(self.tensors[self.center]))
+
+    def chain_marginals(self, x) -> tuple[torch.Tensor, torch.Tensor]:
+        """Exact ln p of every prefix and every suffix of ``x`` ``(B, n_sites)`` in two
+        passes: ``prefix[:, k] = ln p(x_0..x_k)``, ``suffix[:, k] = ln p(x_k..x_{n-1})``."""
+        x = self.validate_configurations(x).reshape(-1, self.n_sites)
+        with torch.no_grad():
+            self.canonicalize(0)
+            prefix = marginals.prefix_log_weights(self.tensors, x)
+            prefix = prefix - 2.0 * torch.log(torch.linalg.norm(self.tensors[0]))
+            self.canonicalize(self.n_sites - 1)
+            suffix = marginals.prefix_log_weights(marginals.reversed_chain(self.tensors),
+                                                  x.flip(1)).flip(1)
+            suffix = suffix - 2.0 * torch.log(torch.linalg.norm(self.tensors[-1]))
+        return prefix, suffix
 
     def _sample(self, num: int, generator) -> torch.Tensor:
         self.canonicalize(0)

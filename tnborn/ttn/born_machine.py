@@ -24,6 +24,7 @@ from ..born import TENSOR_DTYPES, TensorNetworkBornMachine, check_network_tensor
 from ..linalg import check_alpha, spectrum_entropy
 from ..sweeps import check_cutoff, fit_by_sweeps, update_options
 from . import canonical, contraction
+from .marginals import marginal_log_weight
 from .sampling import tree_sample
 from .tree import Tree, layout_tree
 from .two_node import TwoNodeLearner
@@ -186,6 +187,11 @@ class TTNBornMachine(TensorNetworkBornMachine):
         log_z = 2.0 * torch.log(torch.linalg.norm(self.tensors[self._center]))
         sites = contraction.one_hot(x, self.local_dim, self.dtype)
         return 2.0 * contraction.upward(self.tree, self.tensors, sites)[0] - log_z
+
+    def _marginal_log_prob(self, x: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+        self.canonicalize()
+        log_z = 2.0 * torch.log(torch.linalg.norm(self.tensors[self._center]))
+        return marginal_log_weight(self.tree, self.tensors, x, known, self.local_dim) - log_z
 
     def _sample(self, num: int, generator) -> torch.Tensor:
         self.canonicalize()

@@ -1,0 +1,303 @@
+"""Marginals, mutual information, Renyi MI, KL and entanglement against independent
+references: enumeration with itertools, counting over explicit pattern lists."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+
+from .helpers import all_configurations
+from tnborn import MADE, HAN, MPSBornMachine, PixelCNN, TTNBornMachine
+from tnborn.datasets import bars_and_stripes
+from tnborn.diagnostics import (entanglement_entropy, kl_divergence, mutual_information,
+                                mutual_information_profile, renyi_mutual_information)
+
+
+def perturbed_mps(n, d=2, bond=5, dtype=torch.float64, seed=0):
+    """A random MPS whose entries are not all positive (uniform init plus noise)."""
+    model = MPSBornMachine(n, d, init_bond=bond, seed=seed, dtype=dtype)
+    g = torch.Generator().manual_seed(seed)
+    noise = [torch.randn(t.shape, generator=g, dtype=torch.float64).to(dtype) for t in model.tensors]
+    model._set_tensors([t + 0.5 * e for t, e in zip(model.tensors, noise)], 0)
+    return model
+
+
+def sharp_made(n, seed=0, scale=3.0):
+    """A random MADE with weights scaled up, so that it has sizeable correlations."""
+    torch.manual_seed(seed)
+    model = MADE(n, hidden=32, depth=2)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(scale)
+    return model
+
+
+def enumerated_marginal(model, x, sites):
+    """ln p(x_S) by summing exp(log_prob) over all configurations that agree on S."""
+    allx = all_configurations(model.n_sites, model.local_dim)
+    log_p = model.log_prob(allx).detach()
+    match = (allx[None, :, sites] == x[:, None, sites]).all(-1)
+    return torch.logsumexp(torch.where(match, log_p[None], -math.inf), 1)
+
+
+def enumerated_mi(model, sites_a):
+    """I(A:B) from the dense distribution with numpy (no tnborn diagnostics code)."""
+    n, d = model.n_sites, model.local_dim
+    p = torch.exp(model.log_prob(all_configurations(n, d)).detach()).numpy()
+    sites_b = [s for s in range(n) if s not in sites_a]
+    table = p.reshape((d,) * n).transpose(list(sites_a) + sites_b)
+    table = table.reshape(d ** len(sites_a), d ** len(sites_b))
+    pa, pb = table.sum(1, keepdims=True), table.sum(0, keepdims=True)
+    mask = table > 0
+    return float((table[mask] * np.log(table[mask] / (pa * pb)[mask])).sum())
+
+
+SETS = [[0], [1, 2], [0, 3, 6], [6], [2, 5], [1, 3, 4, 5], [0, 6], [0, 1, 2, 3], [3, 4, 5, 6]]
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.complex128])
+@pytest.mark.parametrize("d", [2, 3])
+def test_mps_marginals_match_enumeration(dtype, d):
+    model = perturbed_mps(7, d, bond=5, dtype=dtype, seed=d)
+    x = model.sample(40, generator=torch.Generator().manual_seed(0))
+    for sites in SETS:
+        torch.testing.assert_close(model.marginal_log_prob(x, sites),
+                                   enumerated_marginal(model, x, sites), atol=1e-10, rtol=0)
+    prefix, suffix = model.chain_marginals(x)
+    for k in range(7):
+        torch.testing.assert_close(prefix[:, k], enumerated_marginal(model, x, list(range(k + 1))),
+                                   atol=1e-10, rtol=0)
+        torch.testing.assert_close(suffix[:, k], enumerated_marginal(model, x, list(range(k, 7))),
+                                   atol=1e-10, rtol=0)
+
+
+def test_mps_marginals_do_not_underflow_at_784_sites():
+    model = MPSBornMachine(784, 2, init_bond=8, seed=1)
+    x = model.sample(5, generator=torch.Generator().manual_seed(0))
+    full = model.log_prob(x)
+    assert bool((full < -300).all())  # p(x) itself is far below 1e-300 ... (e^-300)
+    half = model.marginal_log_prob(x, list(range(392)))
+    rest = model.marginal_log_prob(x, list(range(392, 784)))
+    scattered = model.marginal_log_prob(x, list(range(0, 784, 3)))
+    for value in (half, rest, scattered):
+        assert bool(torch.isfinite(value).all()) and bool((value <= 1e-12).all())
+    assert bool((half >= full).all()) and bool((rest >= full).all())
+    prefix, suffix = model.chain_marginals(x)
+    torch.testing.assert_close(prefix[:, 391], half, atol=1e-8, rtol=0)
+    torch.testing.assert_close(suffix[:, 392], rest, atol=1e-8, rtol=0)
+    torch.testing.assert_close(prefix[:, -1], full, atol=1e-8, rtol=0)
+
+
+@pytest.mark.parametrize("layout,d,dtype", [("binary", 2, torch.float64),
+                                            ((2, 4), 2, torch.complex128),
+                                            ("binary", 3, torch.complex128)])
+def test_ttn_marginals_match_enumeration(layout, d, dtype):
+    n = 8 if d == 2 else 7
+    model = TTNBornMachine(n, d, layout=layout, init_bond=5, seed=1, dtype=dtype)
+    x = model.sample(40, generator=torch.Generator().manual_seed(0))
+    for sites in SETS:
+        torch.testing.assert_close(model.marginal_log_prob(x, sites),
+                                   enumerated_marginal(model, x, sites), atol=1e-10, rtol=0)
+
+
+@pytest.mark.parametrize("make", [lambda: MADE(8, hidden=16, depth=2),
+                                  lambda: PixelCNN((2, 4)), lambda: HAN(4)])
+@pytest.mark.parametrize("z2", [False, True])
+def test_autoregressive_marginals(make, z2):
+    torch.manual_seed(0)
+    model = make()
+    model.z2_symmetric = z2
+    x = model.sample(8, generator=torch.Generator().manual_seed(0))
+    order = model.order.tolist()
+    for sites in [order[:1], order[:3], order[:5], [0, model.n_sites - 1]]:
+        torch.testing.assert_close(model.marginal_log_prob(x, sites),
+                                   enumerated_marginal(model, x, sites), atol=1e-10, rtol=0)
+
+
+def test_marginal_errors():
+    model = perturbed_mps(6)
+    x = torch.zeros(2, 6, dtype=torch.long)
+    with pytest.raises(ValueError, match="empty"):
+        model.marginal_log_prob(x, [])
+    with pytest.raises(ValueError, match="outside"):
+        model.marginal_log_prob(x, [0, 6])
+    with pytest.raises(ValueError, match="repeated"):
+        model.marginal_log_prob(x, [1, 1])
+    with pytest.raises(TypeError, match="integers"):
+        model.marginal_log_prob(x, [0.5])
+    with pytest.raises(ValueError, match="outside 0..1"):
+        model.marginal_log_prob(x + 2, [0])
+    big = MADE(64, hidden=8, depth=1)
+    with pytest.raises(ValueError, match="prefix"):
+        big.marginal_log_prob(torch.zeros(1, 64, dtype=torch.long), [5])
+
+
+# ------------------------------------------------------------ mutual information
+def uniform_pattern_mi(patterns: list[tuple[int, ...]], k: int) -> float:
+    """I(x_<k : x_>=k) of the uniform distribution over distinct patterns, by counting."""
+    count = len(patterns)
+    left = Counter(p[:k] for p in patterns)
+    right = Counter(p[k:] for p in patterns)
+    return sum(math.log(count / (left[p[:k]] * right[p[k:]])) for p in patterns) / count
+
+
+def test_bars_and_stripes_mi_equals_the_uniform_patterns():
+    data = bars_and_stripes(4, 4)
+    model = MPSBornMachine(16, seed=0)
+    history = model.fit(data, sweeps=6, progress=False)
+    assert history[-1]["train_nll"] <= math.log(30) + 1e-4
+    profile = mutual_information_profile(model)
+    patterns = [tuple(row) for row in data.tolist()]
+    assert len(set(patterns)) == 30
+    expected = [uniform_pattern_mi(patterns, k) for k in range(1, 16)]
+    assert profile["cuts"] == list(range(1, 16))
+    np.testing.assert_allclose(profile["mi"], expected, atol=1e-3, rtol=0)
+    assert max(expected) > 1.5  # the check is not trivial
+    entropy = entanglement_entropy(model)
+    assert all(mi <= 2 * float(s) + 1e-9 for mi, s in zip(profile["mi"], entropy))
+
+
+def test_mi_bounded_by_twice_the_entanglement():
+    mps = [perturbed_mps(10, bond=4, seed=s) for s in range(2)]
+    mps.append(MPSBornMachine(10, 3, init_bond=6, seed=5, dtype=torch.complex128))
+    for model in mps:
+        profile = mutual_information_profile(model)
+        entropy = entanglement_entropy(model)
+        for mi, s in zip(profile["mi"], entropy):
+            assert mi <= 2 * float(s) + 1e-9
+    trained = TTNBornMachine(12, layout=(3, 4), seed=0)
+    trained.fit(bars_and_stripes(3, 4), sweeps=4, progress=False)
+    for model in [TTNBornMachine(10, init_bond=4, seed=2, dtype=torch.complex128), trained]:
+        entropy = entanglement_entropy(model)
+        for edge, s in entropy.items():
+            mi = mutual_information(model, set(edge))
+            assert mi <= 2 * s + 1e-9, (edge, mi, s)
+    assert max(entanglement_entropy(trained).values()) > 1.0
+
+
+@pytest.mark.parametrize("model_name", ["mps", "ttn", "made"])
+def test_sampled_mi_agrees_with_enumeration(model_name):
+    n = 12
+    if model_name == "mps":
+        model = perturbed_mps(n, bond=6, seed=3)
+    elif model_name == "ttn":
+        model = TTNBornMachine(n, layout=(3, 4), seed=0)
+        model.fit(bars_and_stripes(3, 4), sweeps=3, progress=False)
+    else:
+        model = sharp_made(n, seed=1)
+    g = torch.Generator().manual_seed(7)
+    for cut in [3, 6, {0, 5, 10}]:
+        exact = mutual_information(model, cut)
+        assert exact == pytest.approx(enumerated_mi(model, sorted(cut) if isinstance(cut, set)
+                                                    else list(range(cut))), abs=1e-10)
+        if model_name == "made" and isinstance(cut, set):
+            with pytest.raises(ValueError, match="prefix"):
+                mutual_information(model, cut, num=100, generator=g)
+            continue
+        value, error = mutual_information(model, cut, num=1000, generator=g, inner=256)
+        assert 0 < error < 0.05
+        assert abs(value - exact) <= 3 * error, (cut, value, exact, error)
+        assert exact > 0.05
+
+
+def test_profile_fast_path_matches_generic_marginals():
+    model = perturbed_mps(9, bond=4, seed=4)
+    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    fast = mutual_information_profile(model, num=500, generator=g1)
+    x = model.sample(500, generator=g2)  # the same samples
+    log_p = model.log_prob(x)
+    slow = [float((log_p - model.marginal_log_prob(x, range(k))
+                   - model.marginal_log_prob(x, range(k, 9))).mean()) for k in range(1, 9)]
+    np.testing.assert_allclose(fast["mi"], slow, atol=1e-10, rtol=0)
+    exact = mutual_information_profile(model, cuts=[2, 4])
+    assert exact["stderr"] == [0.0, 0.0]
+    assert exact["mi"] == pytest.approx([enumerated_mi(model, [0, 1]),
+                                         enumerated_mi(model, [0, 1, 2, 3])], abs=1e-10)
+
+
+def test_mi_errors():
+    model = perturbed_mps(6)
+    with pytest.raises(ValueError, match="cut"):
+        mutual_information(model, 0)
+    with pytest.raises(ValueError, match="cut"):
+        mutual_information(model, 6)
+    with pytest.raises(ValueError, match="other side"):
+        mutual_information(model, range(6))
+    with pytest.raises(TypeError, match="cut"):
+        mutual_information(model, True)
+    with pytest.raises(ValueError, match="num"):
+        mutual_information(model, 3, num=1)
+    with pytest.raises(TypeError, match="GenerativeModel"):
+        mutual_information("mps", 3)
+    with pytest.raises(ValueError, match="too large"):
+        mutual_information(MPSBornMachine(40, seed=0), 20)
+    with pytest.raises(TypeError, match="cuts"):
+        mutual_information_profile(model, cuts=[1.5])
+
+
+# -------------------------------------------------------------------- Renyi MI
+def numpy_renyi_mi(model, sites_a, alpha):
+    n, d = model.n_sites, model.local_dim
+    p = torch.exp(model.log_prob(all_configurations(n, d)).detach()).numpy()
+    sites_b = [s for s in range(n) if s not in sites_a]
+    table = p.reshape((d,) * n).transpose(list(sites_a) + sites_b)
+    table = table.reshape(d ** len(sites_a), d ** len(sites_b))
+
+    def entropy(q):
+        return math.log((q ** alpha).sum()) / (1 - alpha)
+
+    return entropy(table.sum(1)) + entropy(table.sum(0)) - entropy(table)
+
+
+def test_renyi_mutual_information():
+    model = perturbed_mps(10, bond=4, seed=2)
+    for alpha in [0.5, 2.0, 3.0]:
+        assert renyi_mutual_information(model, 4, alpha) == pytest.approx(
+            numpy_renyi_mi(model, [0, 1, 2, 3], alpha), abs=1e-10)
+    assert renyi_mutual_information(model, 5, 1.0) == pytest.approx(
+        mutual_information(model, 5), abs=1e-12)
+    exact = renyi_mutual_information(model, 5)
+    value, error = renyi_mutual_information(model, 5, num=4000,
+                                            generator=torch.Generator().manual_seed(1))
+    assert 0 < error < 0.05 and abs(value - exact) <= 3 * error
+    with pytest.raises(ValueError, match="alpha"):
+        renyi_mutual_information(model, 5, 1.0, num=100)
+    with pytest.raises(ValueError, match="alpha"):
+        renyi_mutual_information(model, 5, -1.0)
+
+
+# --------------------------------------------------------------- KL, entanglement
+def test_kl_divergence():
+    p = perturbed_mps(8, bond=3, seed=1)
+    q = TTNBornMachine(8, init_bond=3, seed=2)
+    log_p = p.log_prob(all_configurations(8, 2)).detach()
+    log_q = q.log_prob(all_configurations(8, 2)).detach()
+    expected = float((torch.exp(log_p) * (log_p - log_q)).sum())
+    assert kl_divergence(p, q) == pytest.approx(expected, abs=1e-12)
+    assert kl_divergence(p, torch.exp(log_q)) == pytest.approx(expected, abs=1e-12)
+    assert kl_divergence(p, p) == pytest.approx(0.0, abs=1e-12)
+    point = torch.zeros(256, dtype=torch.float64)
+    point[0] = 1.0
+    assert kl_divergence(point, torch.exp(log_q)) == pytest.approx(-float(log_q[0]), abs=1e-12)
+    assert kl_divergence(torch.exp(log_q), point) == math.inf
+    with pytest.raises(ValueError, match="sum to 1"):
+        kl_divergence(point * 2, point)
+    with pytest.raises(ValueError, match="negative"):
+        kl_divergence(point - 0.5 * torch.roll(point, 1) + 0.5 * torch.roll(point, 2), point)
+    with pytest.raises(ValueError, match="non-finite"):
+        kl_divergence(torch.full((4,), float("nan")), point)
+    with pytest.raises(ValueError, match="same system"):
+        kl_divergence(p, perturbed_mps(7))
+
+
+def test_entanglement_entropy_dispatch():
+    mps = perturbed_mps(8)
+    torch.testing.assert_close(entanglement_entropy(mps, 2.0), mps.entanglement_entropy(2.0))
+    ttn = TTNBornMachine(8, init_bond=3, seed=0)
+    assert entanglement_entropy(ttn) == ttn.entanglement_entropy()
+    with pytest.raises(TypeError, match="Born machine"):
+        entanglement_entropy(MADE(8, hidden=8, depth=1))
