@@ -35,6 +35,8 @@ class TensorNetworkBornMachine(GenerativeModel):
     """Born machine on a tensor network, learned by local two-tensor updates."""
 
     tensors: list[torch.Tensor]
+    #: learning rate of ``fit`` when none is given (set per network)
+    default_lr: float
 
     def _reference_tensor(self) -> torch.Tensor:
         return self.tensors[0]
@@ -51,7 +53,8 @@ class TensorNetworkBornMachine(GenerativeModel):
     def _state(self) -> dict:
         return {"tensors": list(self.tensors)}
 
-    def fit(self, data, *, sweeps: int = 10, lr: float = 0.2, batch_size: int | None = None,
+    def fit(self, data, *, sweeps: int = 10, lr: float | None = None,
+            batch_size: int | None = None,
             test_data=None, progress: bool = True, max_step: float | None = 0.5,
             steps_per_bond: int = 1, generator: torch.Generator | None = None,
             max_seconds: float | None = None) -> list[dict]:
@@ -63,7 +66,8 @@ class TensorNetworkBornMachine(GenerativeModel):
         ----------
         sweeps : number of sweeps (each visits every bond; the MPS goes left to right and
             back, the TTN along an Euler tour of its edges).
-        lr : gradient step size on the merged tensor (normalized, ||M|| = 1).
+        lr : gradient step size on the merged tensor (normalized, ||M|| = 1); None: the
+            network's ``default_lr`` (MPS 0.2, TTN 0.05).
         batch_size : None for full-batch updates; otherwise each update uses the next
             minibatch of a fresh random permutation per sweep (``generator``).
         test_data : configurations whose NLL is recorded after every sweep.
@@ -77,6 +81,7 @@ class TensorNetworkBornMachine(GenerativeModel):
         Returns one dict per sweep: ``step``, ``train_nll``, ``test_nll`` (if test data),
         ``seconds`` (cumulative training time, evaluation excluded), ``max_bond``.
         """
+        lr = self.default_lr if lr is None else lr
         return super().fit(data, sweeps=sweeps, lr=lr, batch_size=batch_size,
                            test_data=test_data, progress=progress, max_step=max_step,
                            steps_per_bond=steps_per_bond, generator=generator,

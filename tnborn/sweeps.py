@@ -43,7 +43,11 @@ def capped_step(merged: torch.Tensor, grad_term: torch.Tensor,
         if size > options.max_step:
             step = step * (options.max_step / size)
     merged = merged - step
-    return merged / torch.linalg.norm(merged)
+    norm = torch.linalg.norm(merged)
+    if not torch.isfinite(norm):
+        raise FloatingPointError("training diverged: a merged tensor became non-finite; "
+                                 "lower lr or keep the max_step cap")
+    return merged / norm
 
 
 def check_cutoff(cutoff) -> float:

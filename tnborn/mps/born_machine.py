@@ -41,6 +41,8 @@ class MPSBornMachine(TensorNetworkBornMachine):
     seed : seed of the initial tensors (a fresh random state when None).
     """
 
+    default_lr = 0.2
+
     def __init__(self, n_sites: int, local_dim: int = 2, *, max_bond: int = 64,
                  cutoff: float = 0.0, init_bond: int = 2, dtype=torch.float64,
                  device=None, seed: int | None = None):
