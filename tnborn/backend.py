@@ -57,9 +57,14 @@ def tiny(dtype: torch.dtype) -> float:
 
 def draw_categorical(weights: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
     """Categorical draw per row of non-negative ``weights (B, m)`` from ``uniform (B, 1)``
-    in [0, 1); returns LongTensor ``(B,)``. Rows need not be normalized."""
+    in [0, 1); returns LongTensor ``(B,)``. Rows need not be normalized.
+
+    The draw is the value v with P(< v) <= u P < P(<= v): a value of weight zero is never
+    drawn (not even at u = 0). A row of zeros draws the last value (callers that allow
+    such rows check the weight of the drawn value)."""
     cumulative = weights.cumsum(-1)
-    return torch.searchsorted(cumulative, uniform * cumulative[:, -1:]).view(-1)
+    drawn = torch.searchsorted(cumulative, uniform * cumulative[:, -1:], right=True)
+    return drawn.clamp_(max=weights.shape[-1] - 1).view(-1)
 
 
 def real_dtype(dtype: torch.dtype) -> torch.dtype:
