@@ -16,7 +16,7 @@ $(STAMP): $(PY) pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) examples/demo.py
+	$(VENV)/bin/tnborn demo
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import torch
 
-from plotting import bar_plot, image_grid
 from tnborn import MPSBornMachine
 from tnborn.datasets import bars_and_stripes
+from tnborn.plotting import bar_plot, image_grid
 
 SIDE = 4
 LR = 0.2

@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from plotting import panel_plot
 from tnborn import MADE
 from tnborn.datasets import ising_samples
 from tnborn.physics import Ising2D, free_energy, ising2d_log_z, train_variational
+from tnborn.plotting import panel_plot
 
 
 def parse_args(argv=None) -> argparse.Namespace:

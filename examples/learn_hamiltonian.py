@@ -16,10 +16,10 @@ from pathlib import Path
 
 import torch
 
-from plotting import heat_map
 from tnborn import MADE
 from tnborn.datasets import ising_samples
 from tnborn.physics import Ising2D, learn_hamiltonian
+from tnborn.plotting import heat_map
 
 
 def parse_args(argv=None) -> argparse.Namespace:

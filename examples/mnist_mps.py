@@ -15,9 +15,9 @@ from pathlib import Path
 
 import torch
 
-from plotting import bar_plot, image_grid, line_plot
 from tnborn import MPSBornMachine
 from tnborn.datasets import mnist
+from tnborn.plotting import bar_plot, image_grid, line_plot
 
 SIDE = 28
 N_PIXELS = SIDE * SIDE

@@ -17,9 +17,9 @@ from pathlib import Path
 import torch
 
 from mnist_mps import N_PIXELS, NUM_INPAINTED, NUM_SAMPLES, SIDE, inpainting_rows
-from plotting import image_grid, line_plot, scatter_plot
 from tnborn import TTNBornMachine
 from tnborn.datasets import mnist
+from tnborn.plotting import image_grid, line_plot, scatter_plot
 
 
 def parse_args(argv=None) -> argparse.Namespace:

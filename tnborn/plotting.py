@@ -1,4 +1,5 @@
-"""Small matplotlib helpers shared by the examples; every figure goes to a PNG file."""
+"""Small matplotlib helpers (Agg backend, no display needed); every figure goes to a PNG
+file, whose folder is created, and each function returns the path it wrote."""
 
 from __future__ import annotations
 
@@ -106,12 +107,16 @@ def scatter_plot(x, y, path, *, xlabel, ylabel, title=None, logx=False) -> Path:
 
 def panel_plot(panels, path, *, xlabel, title=None) -> Path:
     """A row of panels; ``panels = {ylabel: {label: (x, y, yerr or None, style)}}`` where
-    style is "line" (a curve) or "points" (markers with error bars)."""
+    style is "line" (a thin black reference curve), "curve" (a coloured line through
+    markers, with error bars when ``yerr`` is given) or "points" (markers with error bars)."""
     fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.3))
     for ax, (ylabel, curves) in zip(np.atleast_1d(axes), panels.items()):
         for label, (x, y, yerr, style) in curves.items():
             if style == "line":
                 ax.plot(x, y, label=label, color="black", linewidth=1)
+            elif style == "curve":
+                ax.errorbar(x, y, yerr=yerr, marker="o", markersize=3, capsize=2,
+                            linewidth=1, label=label)
             else:
                 ax.errorbar(x, y, yerr=yerr, fmt="o", markersize=4, capsize=2, label=label)
         ax.set_xlabel(xlabel)

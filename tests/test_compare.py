@@ -1,0 +1,151 @@
+"""The comparison-study runner, training budgets and the named presets (tiny sizes)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from tnborn import MADE, MPSBornMachine, load
+from tnborn.compare import compare, default_cuts, markdown_table
+from tnborn.datasets import bars_and_stripes
+from tnborn.presets import load_data, make_model
+from tnborn.training import Budget, parse_budget, train_model
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+MODELS = ["mps", "ttn", "made", "pixelcnn"]
+
+
+def assert_png(path) -> None:
+    data = open(path, "rb").read()
+    assert len(data) > len(PNG_SIGNATURE) and data.startswith(PNG_SIGNATURE), path
+
+
+@pytest.fixture(scope="module")
+def bas():
+    return bars_and_stripes(4, 4)
+
+
+# ------------------------------------------------------------------ compare
+def test_compare_trains_all_models_and_writes_the_report(tmp_path, bas):
+    """Needs tnborn.diagnostics (entanglement and MI per cut)."""
+    results = compare(bas, bas, MODELS, budget=1, out=tmp_path, image_shape=(4, 4),
+                      progress=False, mi_samples=40, mi_inner=4, timing_samples=50,
+                      shown_samples=8)
+    assert list(results["models"]) == MODELS
+    assert results["data"] == {"n_sites": 16, "local_dim": 2, "train_size": 30,
+                               "test_size": 30, "image_shape": [4, 4]}
+    for name, r in results["models"].items():
+        assert math.isfinite(r["train_nll"]) and math.isfinite(r["test_nll"]), name
+        assert r["train_nll"] >= math.log(30) - 1e-9  # no model beats the uniform one on BAS
+        assert r["parameters"] > 0 and r["steps"] == 1 and len(r["history"]) == 1
+        assert r["train_seconds"] > 0 and r["sample_seconds_per_1000"] > 0
+        mi = r["mutual_information"]
+        assert mi["cuts"] == [4, 8, 12]  # between whole image rows
+        assert all(math.isfinite(v) for v in mi["mi"]) and min(mi["stderr"]) >= 0
+    mps = results["models"]["mps"]["entanglement"]
+    assert mps["cuts"] == list(range(1, 16)) and len(mps["entropy"]) == 15
+    ttn = results["models"]["ttn"]["entanglement"]
+    assert all(isinstance(edge, list) for edge in ttn["cuts"])
+    assert len(ttn["cuts"]) == len(ttn["entropy"])
+    assert results["models"]["made"]["entanglement"] is None
+
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert list(saved["models"]) == MODELS
+    assert all(math.isfinite(saved["models"][m]["test_nll"]) for m in MODELS)
+    table = (tmp_path / "results.md").read_text()
+    assert markdown_table(results) in table
+    assert "| model | params | train NLL | test NLL | train s | sample s/1000 |" in table
+    pngs = ["nll", "mutual_information", "entanglement_mps", "entanglement_ttn"]
+    pngs += [f"samples_{m}" for m in MODELS]
+    assert sorted(results["files"]) == sorted(pngs + ["json", "markdown"])
+    for name in pngs:
+        assert_png(tmp_path / f"{name}.png")
+
+
+def test_compare_under_a_time_budget_trains_instances_in_place(bas):
+    made = MADE(16, hidden=8, seed=1)
+    results = compare(bas, bas[:10], ["made", made, MPSBornMachine(16, seed=0),
+                                      MPSBornMachine(16, seed=1)],
+                      budget="0.5s", progress=False, mi_samples=None, timing_samples=20)
+    assert list(results["models"]) == ["made", "MADE", "MPSBornMachine", "MPSBornMachine-2"]
+    assert "files" not in results and results["budget"] == "0.5 s"
+    for r in results["models"].values():
+        assert 0.5 <= r["train_seconds"] < 2.0
+        assert r["mutual_information"] is None
+    record = results["models"]["MADE"]
+    assert record["train_nll"] == pytest.approx(made.nll(bas), abs=1e-12)
+    assert record["test_nll"] == pytest.approx(made.nll(bas[:10]), abs=1e-12)
+    assert record["parameters"] == sum(p.numel() for p in made.parameters())
+
+
+@pytest.mark.parametrize("models, options, message", [
+    ([], {}, "empty"),
+    (["mps", "boltzmann"], {}, "unknown model"),
+    (["pixelcnn"], {}, "image shape"),
+    ([MPSBornMachine(8, seed=0)], {}, "does not fit"),
+    (["mps"], {"budget": "abc"}, "bad budget"),
+    (["mps"], {"budget": 2.5}, "budget"),
+    (["made"], {"max_bond": 4}, "max_bond"),
+    (["mps"], {"image_shape": (3, 5)}, "does not hold 16 sites"),
+    (["mps"], {"mi_cuts": [0, 4]}, "cut"),
+    (["mps"], {"test": torch.zeros(3, 15, dtype=torch.long)}, "16 sites"),
+])
+def test_compare_rejects_bad_input_before_training(bas, models, options, message):
+    options = {"budget": 1, "progress": False, **options}
+    test = options.pop("test", bas)
+    with pytest.raises(ValueError, match=message):
+        compare(bas, test, models, **options)
+
+
+def test_default_cuts_follow_image_rows():
+    assert default_cuts(64, (8, 8)) == [8, 16, 24, 32, 40, 48, 56]
+    assert default_cuts(784, (28, 28)) == list(range(84, 784, 84))
+    assert default_cuts(16, (4, 4)) == [4, 8, 12]
+    assert default_cuts(10) == list(range(1, 10))
+    assert default_cuts(100, (1, 100)) == list(range(12, 100, 12))
+
+
+# ------------------------------------------------------------------- budgets
+@pytest.mark.parametrize("text, budget", [
+    ("10", Budget(steps=10)), (3, Budget(steps=3)), ("60s", Budget(seconds=60.0)),
+    ("2m", Budget(seconds=120.0)), ("1.5h", Budget(seconds=5400.0)),
+    (" 0.5s ", Budget(seconds=0.5)), (Budget(steps=2), Budget(steps=2)),
+])
+def test_parse_budget(text, budget):
+    assert parse_budget(text) == budget
+
+
+@pytest.mark.parametrize("bad", ["0", "0s", "-3", "abc", "10x", "1.5", "s", "", 0, True,
+                                 2.5, None])
+def test_parse_budget_rejects(bad):
+    with pytest.raises(ValueError):
+        parse_budget(bad)
+
+
+def test_train_model_uses_sweeps_or_epochs(bas):
+    mps = MPSBornMachine(16, seed=0)
+    assert [h["step"] for h in train_model(mps, bas, budget=2, progress=False)] == [1, 2]
+    made = MADE(16, hidden=8, seed=0)
+    history = train_model(made, bas, budget="0.2s", progress=False, batch_size=5)
+    assert history[-1]["seconds"] >= 0.2 and len(history) > 1
+    with pytest.raises(TypeError, match="cannot train"):
+        train_model(load, bas, budget=1)
+
+
+# ------------------------------------------------------------------- presets
+def test_presets():
+    assert make_model("ttn", 64, image_shape=(8, 8)).layout == (8, 8)
+    assert make_model("ttn", 64).layout == "binary"
+    assert make_model("mps", 784).max_bond == 32
+    assert make_model("mps", 64, max_bond=5).max_bond == 5
+    assert make_model("pixelcnn", 64, image_shape=(8, 8)).shape == (8, 8)
+    data = load_data("bas", images=5, test_images=7)
+    assert data.train.shape == (5, 16) and data.test.shape == (7, 16)
+    assert data.image_shape == (4, 4)
+    with pytest.raises(ValueError, match="at most 30"):
+        load_data("bas", images=31)
+    with pytest.raises(ValueError, match="unknown data set"):
+        load_data("cifar")

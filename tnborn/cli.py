@@ -1,0 +1,338 @@
+"""The `tnborn` command: train, sample, inpaint, compare, ising and demo.
+
+Every subcommand has ``--help``. Budgets (``--budget``) are sweeps/epochs as a bare
+integer (``10``) or training time with a unit (``60s``, ``2m``, ``1.5h``); see
+:mod:`tnborn.training`. User errors (bad options, missing or corrupt files, unknown
+models or data sets) print one line ``tnborn: error: ...`` to stderr and exit with code 2
+(bad command line) or 1 (anything else); ``main`` never shows a traceback for them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+from . import __version__
+from .compare import compare, markdown_table
+from .demo import stages
+from .figures import HIDE_CHOICES
+from .presets import DATA_NAMES, MODEL_NAMES, check_model_name, load_data
+from .training import parse_budget
+from .workflows import ISING_MODELS, inpaint_run, ising_run, sample_run, train_run
+
+USER_ERRORS = (ValueError, TypeError, OSError, ImportError)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line: ``tnborn: error: ...``."""
+
+    def error(self, message):
+        self.exit(2, f"tnborn: error: {message} (see '{self.prog} --help')\n")
+
+
+# ------------------------------------------------------------------ option types
+def _positive_int(text: str) -> int:
+    """An integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    """An integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    """A finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
+    return value
+
+
+def _budget(text: str):
+    """A :class:`tnborn.training.Budget` ("10", "60s", "2m", ...)."""
+    try:
+        return parse_budget(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _shape(text: str) -> tuple[int, int]:
+    """An image shape "HxW" as ``(H, W)``."""
+    parts = text.lower().split("x")
+    try:
+        shape = tuple(int(p) for p in parts)
+    except ValueError:
+        shape = ()
+    if len(shape) != 2 or min(shape) < 1:
+        raise argparse.ArgumentTypeError(f"must be HxW with positive integers, e.g. 28x28, "
+                                         f"got {text!r}")
+    return shape
+
+
+def _model_list(text: str) -> list[str]:
+    """Comma-separated preset model names."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("give at least one model, e.g. mps,made")
+    try:
+        return [check_model_name(name) for name in names]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+# ------------------------------------------------------------------- commands
+def _print_training(summary: dict) -> None:
+    """Two lines about a :func:`train_run` summary."""
+    unit = "sweeps" if summary["model"] in ("mps", "ttn") else "epochs"
+    print(f"trained {summary['model']} ({summary['class']}) on {summary['data']} "
+          f"({summary['train_images']} train / {summary['test_images']} test images): "
+          f"{summary['steps']} {unit} in {summary['train_seconds']:.1f} s")
+    print(f"{summary['parameters']:,} parameters; NLL train {summary['train_nll']:.3f}, "
+          f"test {summary['test_nll']:.3f} nats")
+
+
+def _train(args) -> None:
+    """`tnborn train`."""
+    budget = args.budget if args.budget is not None else args.steps
+    out = args.out or f"runs/{args.model}-{args.data}"
+    summary = train_run(args.model, args.data, out, budget=budget, max_bond=args.max_bond,
+                        images=args.images, test_images=args.test_images, lr=args.lr,
+                        batch_size=args.batch_size, seed=args.seed,
+                        progress=not args.no_progress)
+    _print_training(summary)
+    print("wrote " + ", ".join(summary["files"].values()))
+
+
+def _sample(args) -> None:
+    """`tnborn sample`."""
+    png = args.png or Path(args.model_file).with_name("samples.png")
+    result = sample_run(args.model_file, png, num=args.num, seed=args.seed, shape=args.shape)
+    height, width = result["shape"]
+    print(f"wrote {result['num']} samples of {result['class']} ({height}x{width}) "
+          f"to {result['png']}")
+
+
+def _inpaint(args) -> None:
+    """`tnborn inpaint`."""
+    png = args.png or Path(args.model_file).with_name("inpainting.png")
+    result = inpaint_run(args.model_file, args.data, png, rows=args.rows, hide=args.hide,
+                         restorations=args.restorations, seed=args.seed)
+    print(f"wrote {result['rows']} {args.data} test images with the {result['hide']} half "
+          f"restored by {result['class']} to {result['png']}")
+    print(f"restored pixels equal the originals on {100 * result['agreement']:.1f}% of the "
+          "hidden pixels")
+
+
+def _compare(args) -> None:
+    """`tnborn compare`."""
+    dataset = load_data(args.data, images=args.images, test_images=args.test_images,
+                        seed=args.seed)
+    results = compare(dataset.train, dataset.test, args.models, budget=args.budget,
+                      out=args.out, image_shape=dataset.image_shape, seed=args.seed,
+                      progress=not args.no_progress, max_bond=args.max_bond,
+                      mi_samples=args.mi_samples or None, mi_inner=args.mi_inner)
+    print(f"{args.data}: {len(dataset.train)} train / {len(dataset.test)} test images, "
+          f"budget {results['budget']} per model")
+    print(markdown_table(results))
+    print(f"wrote {len(results['files'])} files to {args.out}")
+
+
+def _ising(args) -> None:
+    """`tnborn ising`."""
+    r = ising_run(args.model, L=args.L, beta=args.beta, steps=args.steps,
+                  batch_size=args.batch_size, lr=args.lr, z2=args.z2, samples=args.samples,
+                  seed=args.seed, progress=not args.no_progress)
+    symmetry = ", Z2-symmetric" if r["z2"] else ""
+    print(f"VAN {r['model']}{symmetry} on the {r['L']}x{r['L']} periodic Ising model at beta "
+          f"{r['beta']:g}: {r['steps']} steps in {r['seconds']:.1f} s, ESS {r['ess']:.3f}")
+    print(f"F per site, variational: {r['F_variational']:.6f} +- {r['F_variational_err']:.1e}"
+          f"   error {r['error_variational']:+.2e}")
+    print(f"F per site, importance:  {r['F_importance']:.6f} +- {r['F_importance_err']:.1e}"
+          f"   error {r['error_importance']:+.2e}")
+    print(f"F per site, exact:       {r['F_exact']:.6f}   (Kaufman, finite periodic lattice)")
+
+
+def _demo(args) -> None:
+    """`tnborn demo`: prints each stage as it finishes."""
+    for stage in stages(args.out, progress=not args.no_progress, seed=args.seed):
+        print(f"== {stage['title']} ==")
+        _print_training(stage["train"])
+        if "valid_fraction" in stage:
+            print(f"ln 30 = {stage['ln_patterns']:.4f}; valid samples: "
+                  f"{stage['valid_fraction']:.3f}")
+        if "inpaint" in stage:
+            print(f"inpainting: {100 * stage['inpaint']['agreement']:.1f}% of the hidden "
+                  "pixels restored as in the originals")
+        print(f"figures in {stage['folder']}/")
+
+
+# --------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser of the `tnborn` command."""
+    parser = _Parser(prog="tnborn", description="Tensor-network Born machines and "
+                     "autoregressive networks: train, sample, inpaint, compare.",
+                     epilog="Budgets: a bare integer is sweeps (Born machines) or epochs "
+                     "(networks), e.g. 10; a number with a unit s, m or h is training "
+                     "time, e.g. 60s, 2m, 1.5h. Run 'tnborn COMMAND --help' for the "
+                     "options of a command.")
+    parser.add_argument("--version", action="version", version=f"tnborn {__version__}")
+    common = _Parser(add_help=False)
+    common.add_argument("--seed", type=_non_negative_int, default=0, metavar="S",
+                        help="seed of data subsets, models and samplers (default: 0)")
+    common.add_argument("--threads", type=_positive_int, metavar="N",
+                        help="torch threads (default: torch's choice)")
+    training = _Parser(add_help=False)
+    training.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = commands.add_parser(
+        "train", parents=[common, training], help="train a model on a data set",
+        description="Train a model; writes model.pt, history.json, nll.png (and "
+                    "entanglement.png for Born machines) into --out.")
+    train.add_argument("--model", required=True, choices=MODEL_NAMES)
+    train.add_argument("--data", required=True, choices=DATA_NAMES)
+    train.add_argument("--max-bond", type=_positive_int, metavar="D",
+                       help="largest bond dimension (mps, ttn; default: 16 for <= 256 "
+                            "sites, else mps 32 / ttn 8)")
+    budget = train.add_mutually_exclusive_group()
+    budget.add_argument("--sweeps", "--epochs", dest="steps", type=_positive_int, metavar="N",
+                        help="sweeps (mps, ttn) or epochs (made, pixelcnn); default: 10 "
+                             "sweeps, 20 epochs made, 10 epochs pixelcnn")
+    budget.add_argument("--budget", type=_budget, metavar="B",
+                        help="sweeps/epochs (10) or training time (60s, 2m, 1.5h)")
+    train.add_argument("--images", type=_positive_int, metavar="N",
+                       help="training images (default: all; mnist 1000)")
+    train.add_argument("--test-images", type=_positive_int, metavar="N",
+                       help="test images (default: all; mnist 200)")
+    train.add_argument("--lr", type=_positive_float, metavar="LR",
+                       help="learning rate (default: mps 0.2, ttn 0.05, networks 1e-3)")
+    train.add_argument("--batch-size", type=_positive_int, metavar="N",
+                       help="minibatch size (default: full batch for Born machines, 100)")
+    train.add_argument("--out", metavar="DIR", help="output folder (default: runs/MODEL-DATA)")
+    train.set_defaults(handler=_train)
+
+    sample = commands.add_parser(
+        "sample", parents=[common], help="draw samples of a saved model as an image grid",
+        description="Draw samples of a saved model and write them as a PNG grid. The "
+                    "image shape is the model's grid, or 28x28, 8x8, 4x4 for 784, 64, 16 "
+                    "sites, else one row.")
+    sample.add_argument("model_file", metavar="MODEL", help="a file written by model.save")
+    sample.add_argument("-n", "--num", type=_positive_int, default=64, metavar="N",
+                        help="number of samples (default: 64)")
+    sample.add_argument("--png", help="output PNG (default: samples.png beside MODEL)")
+    sample.add_argument("--shape", type=_shape, metavar="HxW", help="image shape HxW, e.g. 28x28")
+    sample.set_defaults(handler=_sample)
+
+    inpaint = commands.add_parser(
+        "inpaint", parents=[common], help="restore hidden halves of test images",
+        description="Hide half of each test image and restore it with "
+                    "model.conditional_sample. Autoregressive networks can only restore "
+                    "what comes last in their order: use --hide lower for them.")
+    inpaint.add_argument("model_file", metavar="MODEL", help="a file written by model.save")
+    inpaint.add_argument("--data", required=True, choices=DATA_NAMES)
+    inpaint.add_argument("--png", help="output PNG (default: inpainting.png beside MODEL)")
+    inpaint.add_argument("--rows", type=_positive_int, default=8, metavar="N",
+                         help="test images shown (default: 8)")
+    inpaint.add_argument("--hide", choices=HIDE_CHOICES, default="lower",
+                         help="half to hide and restore (default: lower)")
+    inpaint.add_argument("--restorations", type=_positive_int, default=3, metavar="N",
+                         help="restorations per image (default: 3)")
+    inpaint.set_defaults(handler=_inpaint)
+
+    comparison = commands.add_parser(
+        "compare", parents=[common, training], help="train several models, compare them",
+        description="Train several models on the same data under the same budget; writes "
+                    "results.json, results.md and PNGs into --out and prints the table.")
+    comparison.add_argument("--data", required=True, choices=DATA_NAMES)
+    comparison.add_argument("--models", type=_model_list, default=list(MODEL_NAMES),
+                            metavar="LIST",
+                            help="comma-separated (default: mps,ttn,made,pixelcnn)")
+    comparison.add_argument("--budget", type=_budget, default=parse_budget("60s"), metavar="B",
+                            help="per model: sweeps/epochs (10) or time (60s, 2m; "
+                                 "default: 60s)")
+    comparison.add_argument("--images", type=_positive_int, metavar="N",
+                            help="training images (default: all; mnist 1000)")
+    comparison.add_argument("--test-images", type=_positive_int, metavar="N",
+                            help="test images (default: all; mnist 200)")
+    comparison.add_argument("--max-bond", type=_positive_int, metavar="D",
+                            help="bond dimension of mps and ttn (default: presets)")
+    comparison.add_argument("--mi-samples", type=_non_negative_int, default=500, metavar="N",
+                            help="samples per mutual-information estimate, 0: no MI "
+                                 "(default: 500)")
+    comparison.add_argument("--mi-inner", type=_positive_int, default=32, metavar="N",
+                            help="inner draws per sample for the MI of autoregressive "
+                                 "nets (default: 32)")
+    comparison.add_argument("--out", default="runs/compare", metavar="DIR",
+                            help="output folder (default: runs/compare)")
+    comparison.set_defaults(handler=_compare)
+
+    ising = commands.add_parser(
+        "ising", parents=[common, training],
+        help="variational free energy of the 2D Ising model",
+        description="Train a variational autoregressive network (VAN) on the periodic "
+                    "L x L Ising model and compare F per site with Kaufman's exact value.")
+    ising.add_argument("--L", type=_positive_int, default=8, metavar="L",
+                       help="lattice side (default: 8)")
+    ising.add_argument("--beta", type=_positive_float, default=0.44, metavar="BETA",
+                       help="inverse temperature (default: 0.44)")
+    ising.add_argument("--model", choices=ISING_MODELS, default="made",
+                       help="network (default: made; han needs L a power of 2 >= 4)")
+    ising.add_argument("--steps", type=_positive_int, default=500, metavar="N",
+                       help="training steps (default: 500)")
+    ising.add_argument("--batch-size", type=_positive_int, default=1000, metavar="N",
+                       help="samples per step (default: 1000)")
+    ising.add_argument("--lr", type=_positive_float, metavar="LR",
+                       help="learning rate (default: 1e-3, han 1e-2)")
+    ising.add_argument("--z2", action="store_true", help="make the network Z2-symmetric")
+    ising.add_argument("--samples", type=_positive_int, default=100_000, metavar="N",
+                       help="samples of the free-energy estimate (default: 100000)")
+    ising.set_defaults(handler=_ising)
+
+    demo = commands.add_parser(
+        "demo", parents=[common, training], help="short demonstration runs with figures",
+        description="Bars-and-stripes and MNIST with MPS and TTN Born machines: samples, "
+                    "inpainting, NLL and entanglement figures (about a minute).")
+    demo.add_argument("--out", default="demo_output", metavar="DIR",
+                      help="output folder (default: demo_output)")
+    demo.set_defaults(handler=_demo)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Run the `tnborn` command with ``argv`` (default: ``sys.argv[1:]``); returns 0.
+
+    Raises SystemExit with code 2 for a bad command line, 1 for other user errors (after
+    printing ``tnborn: error: ...``) and 130 when interrupted.
+    """
+    args = build_parser().parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    try:
+        args.handler(args)
+    except USER_ERRORS as exc:
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"tnborn: error: {message}", file=sys.stderr)
+        raise SystemExit(1) from None
+    except KeyboardInterrupt:
+        print("tnborn: interrupted", file=sys.stderr)
+        raise SystemExit(130) from None
+    return 0
