@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from tnborn import MADE, MPSBornMachine, load
-from tnborn.compare import compare, default_cuts, markdown_table
+from tnborn.compare import compare, default_cuts, markdown_table, mutual_information_table
 from tnborn.datasets import bars_and_stripes
 from tnborn.presets import load_data, make_model
 from tnborn.training import Budget, parse_budget, train_model
@@ -45,6 +45,11 @@ def test_compare_trains_all_models_and_writes_the_report(tmp_path, bas):
         mi = r["mutual_information"]
         assert mi["cuts"] == [4, 8, 12]  # between whole image rows
         assert all(math.isfinite(v) for v in mi["mi"]) and min(mi["stderr"]) >= 0
+    for name in ("mps", "ttn"):  # exact marginals: nothing to be unreliable about
+        mi = results["models"][name]["mutual_information"]
+        assert mi["inner_ess"] == [None] * 3 and mi["reliable"] == [True] * 3
+    made_ess = results["models"]["made"]["mutual_information"]["inner_ess"]
+    assert all(1.0 <= e <= 4.0 for e in made_ess)  # 4 inner draws per sample
     mps = results["models"]["mps"]["entanglement"]
     assert mps["cuts"] == list(range(1, 16)) and len(mps["entropy"]) == 15
     ttn = results["models"]["ttn"]["entanglement"]
@@ -149,3 +154,11 @@ def test_presets():
         load_data("bas", images=31)
     with pytest.raises(ValueError, match="unknown data set"):
         load_data("cifar")
+
+
+def test_unreliable_mi_is_marked_in_the_table():
+    record = {"cuts": [2, 4], "mi": [0.5, 3.0], "stderr": [0.01, 0.02],
+              "inner_ess": [40.0, 1.5], "reliable": [True, False]}
+    table = mutual_information_table({"models": {"made": {"mutual_information": record}}})
+    assert "| made | 0.500 +- 0.010 | 3.000 +- 0.020 (!) |" in table
+    assert "unreliable" in table

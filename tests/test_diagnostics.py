@@ -301,3 +301,23 @@ def test_entanglement_entropy_dispatch():
     assert entanglement_entropy(ttn) == ttn.entanglement_entropy()
     with pytest.raises(TypeError, match="Born machine"):
         entanglement_entropy(MADE(8, hidden=8, depth=1))
+
+
+def test_unreliable_monte_carlo_marginal_is_reported():
+    """A sharp net (trained on bars and stripes) with few inner draws gets a warning and a
+    small effective sample size; with enough draws the estimate is within 3 errors."""
+    data = bars_and_stripes(3, 4)
+    torch.manual_seed(0)
+    model = MADE(12, hidden=64, depth=2)
+    model.fit(data.repeat(30, 1), epochs=60, lr=3e-3, progress=False)
+    exact = mutual_information(model, 6)
+    g = torch.Generator().manual_seed(0)
+    with pytest.warns(RuntimeWarning, match="raise inner"):
+        profile = mutual_information_profile(model, cuts=[6], num=200, generator=g, inner=2)
+    assert profile["inner_ess"][0] < 2.0
+    value, error = mutual_information(model, 6, num=500, generator=g, inner=2048)
+    assert abs(value - exact) <= 3 * error
+    born = mutual_information_profile(perturbed_mps(8), num=50, generator=g)
+    assert born["inner_ess"] == [None] * 7
+    with pytest.raises(ValueError, match="exact marginals"):
+        renyi_mutual_information(model, 6, num=100, generator=g)

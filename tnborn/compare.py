@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from pathlib import Path
 
 import torch
@@ -18,6 +19,7 @@ from .base import GenerativeModel, validate_configurations
 from .born import TensorNetworkBornMachine
 from .checks import check_int, check_seed
 from .diagnostics import entanglement_entropy, mutual_information_profile
+from .diagnostics.mutual_information import MIN_INNER_ESS
 from .figures import entanglement_figure
 from .plotting import image_grid, panel_plot
 from .presets import check_image_shape, check_model_name, make_model
@@ -71,7 +73,9 @@ def compare(train, test, models, *, budget, out=None, image_shape=None, seed: in
     ``history`` (the fit records: ``step``, ``train_nll``, ``test_nll``, ``seconds``),
     ``entanglement`` (Born machines: ``{"cuts", "entropy"}``; a cut is the bond index k
     of an MPS, or the sites below a TTN edge; None for networks) and
-    ``mutual_information`` (``{"cuts", "mi", "stderr"}`` or None).
+    ``mutual_information`` (``{"cuts", "mi", "stderr", "inner_ess", "reliable"}`` or
+    None; ``reliable`` is False where an autoregressive net's Monte Carlo marginal rested
+    on too few effective draws, see :mod:`tnborn.diagnostics.mutual_information`).
     """
     seed = check_seed(seed)
     train, test, local_dim = _check_data(train, test)
@@ -139,8 +143,13 @@ def mutual_information_table(results: dict) -> str | None:
     lines = ["| model | " + " | ".join(f"k={k}" for k in cuts) + " |",
              "|---|" + "---:|" * len(cuts)]
     for name, mi in rows.items():
-        cells = [f"{v:.3f} +- {e:.3f}" for v, e in zip(mi["mi"], mi["stderr"])]
+        cells = [f"{v:.3f} +- {e:.3f}" + ("" if ok else " (!)")
+                 for v, e, ok in zip(mi["mi"], mi["stderr"], mi["reliable"])]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    if not all(all(mi["reliable"]) for mi in rows.values()):
+        lines += ["", f"(!) unreliable: the Monte Carlo marginal of the autoregressive net "
+                  f"rested on fewer than {MIN_INNER_ESS:g} effective inner draws (median), "
+                  "so the value is biased upward; raise mi_inner. Left out of the figure."]
     return "\n".join(lines)
 
 
@@ -159,12 +168,13 @@ def write_report(results: dict, out, *, samples: dict | None = None) -> dict[str
                 for name, r in models.items()}
          for kind, key in (("test NLL (nats)", "test_nll"), ("train NLL (nats)", "train_nll"))},
         out / "nll.png", xlabel="training seconds", title="NLL during training")
-    with_mi = {name: r["mutual_information"] for name, r in models.items()
+    with_mi = {name: _reliable_points(r["mutual_information"]) for name, r in models.items()
                if r["mutual_information"] is not None}
+    with_mi = {name: points for name, points in with_mi.items() if points[0]}
     if with_mi:
         files["mutual_information"] = panel_plot(
-            {"mutual information (nats)": {name: (mi["cuts"], mi["mi"], mi["stderr"], "curve")
-                                           for name, mi in with_mi.items()}},
+            {"mutual information (nats)": {name: (*points, "curve")
+                                           for name, points in with_mi.items()}},
             out / "mutual_information.png", xlabel="cut k (sites < k | sites >= k)",
             title="Mutual information across chain cuts")
     for name, r in models.items():
@@ -280,12 +290,24 @@ def _evaluate(model, train, test, *, budget, seed, progress, mi_samples, mi_inne
         "mutual_information": None,
     }
     if mi_samples is not None:
-        profile = mutual_information_profile(model, cuts=mi_cuts, num=mi_samples,
-                                             inner=mi_inner, generator=generator)
-        record["mutual_information"] = {key: [float(v) if key != "cuts" else int(v)
-                                              for v in profile[key]]
-                                        for key in ("cuts", "mi", "stderr")}
+        with warnings.catch_warnings():  # recorded as "reliable" instead
+            warnings.simplefilter("ignore", RuntimeWarning)
+            profile = mutual_information_profile(model, cuts=mi_cuts, num=mi_samples,
+                                                 inner=mi_inner, generator=generator)
+        record["mutual_information"] = {
+            "cuts": [int(k) for k in profile["cuts"]],
+            "mi": [float(v) for v in profile["mi"]],
+            "stderr": [float(v) for v in profile["stderr"]],
+            "inner_ess": profile["inner_ess"],
+            "reliable": [e is None or e >= MIN_INNER_ESS for e in profile["inner_ess"]]}
     return record, samples
+
+
+def _reliable_points(mi: dict) -> tuple[list, list, list]:
+    """(cuts, values, errors) of the MI estimates marked reliable."""
+    keep = [i for i, ok in enumerate(mi["reliable"]) if ok]
+    return ([mi["cuts"][i] for i in keep], [mi["mi"][i] for i in keep],
+            [mi["stderr"][i] for i in keep])
 
 
 def _entanglement(model) -> dict | None:

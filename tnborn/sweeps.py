@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import torch
-from tqdm.auto import tqdm
 
 from .backend import real_dtype
 from .base import _check_count
 from .checks import check_positive
+from .progress import TrainingBar
 
 
 @dataclass
@@ -111,8 +111,8 @@ def fit_by_sweeps(model, data: torch.Tensor, *, make_learner: Callable, schedule
     learner = make_learner(unique)
     history = []
     elapsed = 0.0
-    bar = tqdm(total=sweeps * len(schedule), disable=not progress, unit="update", desc=desc,
-               leave=False)
+    bar = TrainingBar(updates=sweeps * len(schedule), max_seconds=max_seconds, unit="update",
+                      desc=desc, enabled=progress)
     try:
         for sweep in range(1, sweeps + 1):
             start = time.perf_counter()
@@ -123,9 +123,9 @@ def fit_by_sweeps(model, data: torch.Tensor, *, make_learner: Callable, schedule
                 learner.update(*step, rows, batch_weights)
                 if after_update is not None:
                     after_update(step)
-                bar.update(1)
-                if max_seconds is not None and \
-                        elapsed + time.perf_counter() - start >= max_seconds:
+                now = elapsed + time.perf_counter() - start
+                bar.advance(now)
+                if max_seconds is not None and now >= max_seconds:
                     out_of_time = index + 1 < len(schedule)
                     break
             elapsed += time.perf_counter() - start

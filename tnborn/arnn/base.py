@@ -18,10 +18,10 @@ import math
 import time
 
 import torch
-from tqdm.auto import tqdm
 
 from ..base import GenerativeModel, _check_count
 from ..checks import check_positive
+from ..progress import TrainingBar
 
 
 def draw_from_logits(logits: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
@@ -162,8 +162,8 @@ class AutoregressiveModel(GenerativeModel):
         elapsed = 0.0
         total = data.shape[0]
         batches = math.ceil(total / batch_size)
-        bar = tqdm(total=epochs * batches, disable=not progress, unit="batch",
-                   desc=f"{type(self).__name__} epochs", leave=False)
+        bar = TrainingBar(updates=epochs * batches, max_seconds=max_seconds, unit="batch",
+                          desc=f"{type(self).__name__} epochs", enabled=progress)
         try:
             for epoch in range(1, epochs + 1):
                 start = time.perf_counter()
@@ -176,9 +176,9 @@ class AutoregressiveModel(GenerativeModel):
                     optimizer.zero_grad()
                     loss.backward()
                     optimizer.step()
-                    bar.update(1)
-                    if max_seconds is not None and \
-                            elapsed + time.perf_counter() - start >= max_seconds:
+                    now = elapsed + time.perf_counter() - start
+                    bar.advance(now)
+                    if max_seconds is not None and now >= max_seconds:
                         out_of_time = first + batch_size < total
                         break
                 elapsed += time.perf_counter() - start

@@ -58,8 +58,12 @@ def renyi_mutual_information(model, cut, alpha: float = 2.0, *, num: int | None 
                          f"got {alpha}")
     with torch.no_grad():
         x = model.sample(num, generator=generator)
-        logs = torch.stack([*_side_log_probs(model, x, mask, 1, generator),
-                            _log_probs(model, x)])
+        log_a, log_b, ess = _side_log_probs(model, x, mask, 1, generator)
+        if ess is not None:
+            raise ValueError("a sampled Renyi mutual information needs exact marginals on "
+                             f"both sides of the cut (a Born machine), not a "
+                             f"{type(model).__name__}")
+        logs = torch.stack([log_a, log_b, _log_probs(model, x)])
     y = (alpha - 1.0) * logs.double()  # ln of P^(alpha-1) per sample, (3, num)
     log_means = torch.logsumexp(y, 1) - math.log(num)  # ln E[P^(alpha-1)] = ln sum P^alpha
     signs = torch.tensor([1.0, 1.0, -1.0], dtype=torch.float64)
