@@ -23,7 +23,7 @@ from .presets import DATA_NAMES, MODEL_NAMES, check_model_name, load_data
 from .training import parse_budget
 from .workflows import ISING_MODELS, inpaint_run, ising_run, sample_run, train_run
 
-USER_ERRORS = (ValueError, TypeError, OSError, ImportError)
+USER_ERRORS = (ValueError, TypeError, OSError, ImportError, FloatingPointError)
 
 
 class _Parser(argparse.ArgumentParser):
