@@ -28,8 +28,9 @@ RUNS = {
     "made-L4": (4, lambda L: MADE(L * L, hidden=64, seed=0), [(3000, 1e-3)], 1e-4),
     "made-L8": (8, lambda L: MADE(L * L, hidden=256, seed=0),
                 [(4000, 1e-3), (2000, 3e-4)], 2e-4),
-    "pixelcnn-L8": (8, lambda L: PixelCNN((L, L), channels=16, layers=3, seed=0),
-                    [(2000, 1e-3)], 1e-3),
+    "pixelcnn-L8": (8, lambda L: PixelCNN((L, L), channels=16, layers=3,
+                                          first_kernel=2 * L - 1, seed=0),
+                    [(2000, 1e-3), (1000, 3e-4)], 1e-3),
     "han-L8": (8, lambda L: HAN(L, beta=BETA, seed=0), [(1000, 1e-2), (500, 2e-3)], 2e-4),
     "han-L16": (16, lambda L: HAN(L, beta=BETA, seed=0), [(1000, 1e-2), (500, 2e-3)], None),
 }

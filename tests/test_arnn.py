@@ -31,6 +31,8 @@ PIXEL_CASES = [
     dict(shape=(4, 3), local_dim=2, residual=False, kernel=5),
     dict(shape=(3, 3), local_dim=3, layers=2),
     dict(shape=(2, 3), local_dim=3, channels=5),
+    dict(shape=(3, 4), local_dim=2, first_kernel=7),
+    dict(shape=(3, 3), local_dim=3, layers=2, first_kernel=5, kernel=1),
 ]
 
 
@@ -160,9 +162,10 @@ def test_logits_ignore_the_future(index):
 
 def _reference_pixelcnn_logits(model, x):
     """The same network with torch's conv2d and explicit 0/1 kernel masks."""
-    k, half = model.kernel, model.kernel // 2
     h = model._encode(x)
     for layer in range(model.layers):
+        k = model.first_kernel if layer == 0 else model.kernel
+        half = k // 2
         mask = torch.zeros(k, k, dtype=h.dtype)
         mask[:half] = 1
         mask[half, :half + (layer > 0)] = 1
@@ -196,6 +199,7 @@ SAMPLE_CASES = [
     ("made-6x3-res", lambda: MADE(6, 3, hidden=16, depth=3, residual=True, seed=12)),
     ("pixel-3x3x2", lambda: PixelCNN((3, 3), 2, seed=13)),
     ("pixel-2x3x3", lambda: PixelCNN((2, 3), 3, channels=8, seed=14)),
+    ("pixel-3x3-wide", lambda: PixelCNN((3, 3), 2, first_kernel=5, seed=15)),
 ]
 
 

@@ -138,7 +138,8 @@ def test_compare_prints_the_table(tmp_path, capsys):
                         "--mi-samples", "20", "--mi-inner", "2", "--out", tmp_path,
                         "--no-progress"], capsys)
     assert code == 0
-    assert "| model | params | train NLL | test NLL | train s | sample s/1000 |" in out
+    assert ("| model | params | train NLL | test NLL | best test NLL (at s) | train s | "
+            "sample s/1000 |") in out
     assert "| mps |" in out and "| made |" in out
     results = json.loads((tmp_path / "results.json").read_text())
     assert list(results["models"]) == ["mps", "made"]

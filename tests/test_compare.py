@@ -62,7 +62,8 @@ def test_compare_trains_all_models_and_writes_the_report(tmp_path, bas):
     assert all(math.isfinite(saved["models"][m]["test_nll"]) for m in MODELS)
     table = (tmp_path / "results.md").read_text()
     assert markdown_table(results) in table
-    assert "| model | params | train NLL | test NLL | train s | sample s/1000 |" in table
+    assert ("| model | params | train NLL | test NLL | best test NLL (at s) | train s | "
+            "sample s/1000 |") in table
     pngs = ["nll", "mutual_information", "entanglement_mps", "entanglement_ttn"]
     pngs += [f"samples_{m}" for m in MODELS]
     assert sorted(results["files"]) == sorted(pngs + ["json", "markdown"])

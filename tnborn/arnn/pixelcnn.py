@@ -49,6 +49,13 @@ def _check_shape(shape) -> tuple[int, int]:
     return int(shape[0]), int(shape[1])
 
 
+def _check_kernel(kernel, name: str) -> int:
+    if isinstance(kernel, bool) or not isinstance(kernel, numbers.Integral) \
+            or kernel < 1 or kernel % 2 == 0:
+        raise ValueError(f"{name} must be an odd integer >= 1, got {kernel!r}")
+    return int(kernel)
+
+
 def _kernel_mask(kernel: int, include_centre: bool) -> torch.Tensor:
     """(k, k) bool mask: rows above the centre, and the centre row left of the centre
     (plus the centre itself for type B)."""
@@ -130,31 +137,35 @@ class PixelCNN(AutoregressiveModel):
     channels : channels of every masked convolution.
     layers : number of masked k x k convolutions (one type A, then ``layers - 1``
         type B), followed by a 1x1 output layer.
-    kernel : odd kernel size k >= 1 (k = 1 gives a model that ignores all context).
+    kernel : odd kernel size k >= 1 of the type-B layers (and of the first layer unless
+        ``first_kernel`` is given; k = 1 there gives a model that ignores all context).
+    first_kernel : odd kernel size of the type-A first layer (None: ``kernel``). With
+        ``first_kernel >= 2 max(H, W) - 1`` every pixel's first-layer units see its whole
+        raster past (one GEMM over image patches, so a wide first layer is cheap).
     residual : skip connections h + tanh(conv(h)) around the type-B layers.
     dtype, device : float32/float64, torch device.
     seed : seed of the initial parameters (drawn from torch's global RNG when None).
     """
 
     def __init__(self, shape=(8, 8), local_dim: int = 2, *, channels: int = 16,
-                 layers: int = 3, kernel: int = 3, residual: bool = True,
-                 dtype=torch.float64, device=None, seed: int | None = None):
+                 layers: int = 3, kernel: int = 3, first_kernel: int | None = None,
+                 residual: bool = True, dtype=torch.float64, device=None,
+                 seed: int | None = None):
         height, width = _check_shape(shape)
         super().__init__(height * width, local_dim)
         self.shape = (height, width)
         self.channels = check_int(channels, "channels", 1)
         self.layers = check_int(layers, "layers", 1)
-        if isinstance(kernel, bool) or not isinstance(kernel, numbers.Integral) \
-                or kernel < 1 or kernel % 2 == 0:
-            raise ValueError(f"kernel must be an odd integer >= 1, got {kernel!r}")
-        self.kernel = int(kernel)
+        self.kernel = _check_kernel(kernel, "kernel")
+        self.first_kernel = self.kernel if first_kernel is None else _check_kernel(
+            first_kernel, "first_kernel")
         if not isinstance(residual, bool):
             raise ValueError(f"residual must be True or False, got {residual!r}")
         self.residual = residual
         dtype, device = resolve_real(dtype, device)
         self.seed = seed
         generator = seeded_generator(seed)
-        d, c, k = self.local_dim, self.channels, self.kernel
+        d, c = self.local_dim, self.channels
         self.binary_input = d == 2
         self.in_channels = 1 if self.binary_input else d
 
@@ -162,6 +173,7 @@ class PixelCNN(AutoregressiveModel):
         self.biases = torch.nn.ParameterList()
         for layer in range(self.layers):
             c_in = self.in_channels if layer == 0 else c
+            k = self._kernel_of(layer)
             tap_mask = _kernel_mask(k, include_centre=layer > 0)
             mask = tap_mask.to(dtype).expand(c, c_in, k, k).contiguous()
             bound = 1.0 / max(int(tap_mask.sum()) * c_in, 1) ** 0.5
@@ -181,9 +193,17 @@ class PixelCNN(AutoregressiveModel):
     def _constructor_config(self) -> dict:
         return {"shape": list(self.shape), "local_dim": self.local_dim,
                 "channels": self.channels, "layers": self.layers, "kernel": self.kernel,
-                "residual": self.residual,
+                "first_kernel": self.first_kernel, "residual": self.residual,
                 "dtype": str(self.out_weight.dtype).replace("torch.", ""),
                 "seed": None if self.seed is None else int(self.seed)}
+
+    def _kernel_of(self, layer: int) -> int:
+        return self.first_kernel if layer == 0 else self.kernel
+
+    def _cache_half(self, layer: int) -> int:
+        """Zero padding of the activations that layer ``layer`` reads (the output layer,
+        ``layer == self.layers``, reads single pixels: none)."""
+        return self._kernel_of(layer) // 2 if layer < self.layers else 0
 
     def _masked_weights(self) -> list[torch.Tensor]:
         return [w * getattr(self, f"mask{k}") for k, w in enumerate(self.weights)]
@@ -197,10 +217,11 @@ class PixelCNN(AutoregressiveModel):
         return F.one_hot(image, self.local_dim).to(dtype).permute(0, 3, 1, 2)
 
     def _taps(self, layer: int) -> tuple[list[tuple[int, int]], torch.Tensor]:
-        """Unmasked taps (row, col) of a layer's kernel and their weights (T, C_out, C_in)."""
+        """Unmasked taps (row, col) of a type-B layer's kernel and their weights
+        (T, C_out, C_in)."""
         k, half = self.kernel, self.kernel // 2
         taps = [(a, b) for a in range(half) for b in range(k)]
-        taps += [(half, b) for b in range(half + (1 if layer > 0 else 0))]
+        taps += [(half, b) for b in range(half + 1)]
         weight = self.weights[layer]
         if not taps:
             return taps, weight.new_zeros(0, weight.shape[0], weight.shape[1])
@@ -208,22 +229,34 @@ class PixelCNN(AutoregressiveModel):
         cols = torch.tensor([t[1] for t in taps], device=weight.device)
         return taps, weight.permute(2, 3, 0, 1)[rows, cols]
 
+    def _first_layer(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Type-A layer as one GEMM over image patches: ``(B, C_in, H, W)`` ->
+        activations ``(B, C, H * W)``. Each patch spans the ``k // 2`` rows above a pixel
+        and its own row, ``k`` columns; masked taps have zero weight."""
+        k, half = self.first_kernel, self.first_kernel // 2
+        padded = F.pad(inputs, (half, half, half, 0))
+        patches = F.unfold(padded, (half + 1, k))  # (B, C_in * (half + 1) * k, H * W)
+        weight = (self.weights[0] * self.mask0)[:, :, :half + 1, :].reshape(self.channels, -1)
+        return torch.tanh(torch.matmul(weight, patches) + self.biases[0][:, None])
+
     def _network(self, inputs: torch.Tensor) -> torch.Tensor:
         """Logits ``(B, n_sites, local_dim)`` of encoded float inputs ``(B, C_in, H, W)``.
 
-        Internally activations are ``(C, H * Wp, B)`` with every row padded to
-        Wp = W + 2 (k // 2) columns (see :class:`_MaskedConv`).
+        After the first layer, activations are ``(C, H * Wp, B)`` with every row padded
+        to Wp = W + 2 (k // 2) columns (see :class:`_MaskedConv`).
         """
-        batch, (height, width), half = inputs.shape[0], self.shape, self.kernel // 2
+        batch, (height, width) = inputs.shape[0], self.shape
+        half = self._cache_half(1)
         wp = width + 2 * half
-        h = F.pad(inputs.permute(1, 2, 3, 0), (0, 0, half, half))
-        h = h.reshape(inputs.shape[1], height * wp, batch)
-        for layer in range(self.layers):
+        h = self._first_layer(inputs).permute(1, 2, 0).reshape(self.channels, height, width,
+                                                                 batch)
+        h = F.pad(h, (0, 0, half, half)).reshape(self.channels, height * wp, batch)
+        for layer in range(1, self.layers):
             taps, tap_weights = self._taps(layer)
             offsets = tuple((a - half) * wp + (b - half) for a, b in taps)
             step = torch.tanh(_MaskedConv.apply(h, tap_weights, self.biases[layer],
                                                 (height, width, half, offsets)))
-            h = h + step if (layer > 0 and self.residual) else step
+            h = h + step if self.residual else step
         out = torch.addmm(self.out_bias[:, None], self.out_weight, h.reshape(self.channels, -1))
         out = out.view(self.local_dim, height, wp, batch)[:, :, half:half + width]
         return out.permute(3, 1, 2, 0).reshape(batch, self.n_sites, self.local_dim)
@@ -241,43 +274,47 @@ class PixelCNN(AutoregressiveModel):
         pixels before q, or q itself for type B, hence already final).
         """
         batch, (height, width), d = x.shape[0], self.shape, self.local_dim
-        k, half, dtype = self.kernel, self.kernel // 2, self.out_weight.dtype
+        dtype = self.out_weight.dtype
         uniform = torch.rand(batch, self.n_sites, generator=generator, device=x.device,
                              dtype=torch.float64).to(dtype)
         first, last_start = int(start.min()), int(start.max())
+        halves = [self._cache_half(layer) for layer in range(self.layers + 1)]
         with torch.no_grad():
             # taps above the centre row (half x k) and left of / at the centre
             tap_weights = []
             for layer, w in enumerate(self._masked_weights()):
+                half = halves[layer]
                 above = w[:, :, :half, :].permute(0, 2, 3, 1).reshape(w.shape[0], -1)
                 row = w[:, :, half, :half + (layer > 0)].permute(0, 2, 1).reshape(
                     w.shape[0], -1)
                 tap_weights.append(torch.cat([above, row], 1))
-            padded = (height + half, width + 2 * half)  # no padding needed below
-            caches = [self._encode(x).permute(0, 2, 3, 1)]
-            caches[0] = F.pad(caches[0], (0, 0, half, half, half, 0)).contiguous()
-            caches += [torch.zeros(batch, *padded, self.channels, dtype=dtype,
-                                   device=x.device) for _ in range(self.layers)]
+            # cache l (read by layer l) is zero padded by that layer's half kernel
+            caches = [F.pad(self._encode(x).permute(0, 2, 3, 1),
+                            (0, 0, halves[0], halves[0], halves[0], 0)).contiguous()]
+            caches += [torch.zeros(batch, height + half, width + 2 * half, self.channels,
+                                   dtype=dtype, device=x.device) for half in halves[1:]]
             biases = list(self.biases)
             for site in range(self.n_sites):
                 r, c = divmod(site, width)
-                pr, pc = r + half, c + half  # position in the padded caches
                 for layer in range(self.layers):
-                    below = caches[layer]
-                    taps = [below[:, r:pr, c:c + k].flatten(1)] if half else []
+                    below, half = caches[layer], halves[layer]
+                    pr, pc = r + half, c + half  # position in the padded cache
+                    taps = [below[:, r:pr, c:c + 2 * half + 1].flatten(1)] if half else []
                     taps.append(below[:, pr, c:pc + (layer > 0)].flatten(1))
                     window = torch.cat(taps, 1) if len(taps) > 1 else taps[0]
                     value = torch.tanh(F.linear(window, tap_weights[layer], biases[layer]))
                     if layer > 0 and self.residual:
                         value = value + below[:, pr, pc]
-                    caches[layer + 1][:, pr, pc] = value
+                    above = halves[layer + 1]
+                    caches[layer + 1][:, r + above, c + above] = value
                 if site < first:
                     continue
-                logits = F.linear(caches[-1][:, pr, pc], self.out_weight, self.out_bias)
+                logits = F.linear(caches[-1][:, r, c], self.out_weight, self.out_bias)
                 drawn = draw_from_logits(logits, uniform[:, site])
                 if site < last_start:
                     drawn = torch.where(start <= site, drawn, x[:, site])
                 x[:, site] = drawn
+                pr, pc = r + halves[0], c + halves[0]
                 if self.binary_input:
                     caches[0][:, pr, pc, 0] = 2 * drawn - 1
                 else:
