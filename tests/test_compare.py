@@ -147,7 +147,9 @@ def test_presets():
     assert make_model("ttn", 64).layout == "binary"
     assert make_model("mps", 784).max_bond == 32
     assert make_model("mps", 64, max_bond=5).max_bond == 5
-    assert make_model("pixelcnn", 64, image_shape=(8, 8)).shape == (8, 8)
+    pixel = make_model("pixelcnn", 64, image_shape=(8, 8))
+    assert pixel.shape == (8, 8) and pixel.first_kernel == 15  # sees the whole past
+    assert make_model("pixelcnn", 784, image_shape=(28, 28)).first_kernel == 5
     data = load_data("bas", images=5, test_images=7)
     assert data.train.shape == (5, 16) and data.test.shape == (7, 16)
     assert data.image_shape == (4, 4)
