@@ -156,7 +156,7 @@ def ising_run(model: str = "made", *, L: int = 8, beta: float = 0.44, steps: int
     if model == "made":
         net = MADE(n, hidden=128, seed=seed)
     elif model == "pixelcnn":
-        net = PixelCNN((L, L), seed=seed)
+        net = PixelCNN((L, L), first_kernel=2 * L - 1, seed=seed)  # sees the whole past
     else:
         net = HAN(L, beta=beta, seed=seed)
     generator = torch.Generator().manual_seed(seed)
