@@ -275,9 +275,9 @@ def build_parser() -> argparse.ArgumentParser:
                             help="test images (default: all; mnist 200)")
     comparison.add_argument("--max-bond", type=_positive_int, metavar="D",
                             help="bond dimension of mps and ttn (default: presets)")
-    comparison.add_argument("--mi-samples", type=_non_negative_int, default=500, metavar="N",
+    comparison.add_argument("--mi-samples", type=_non_negative_int, default=300, metavar="N",
                             help="samples per mutual-information estimate, 0: no MI "
-                                 "(default: 500)")
+                                 "(default: 300)")
     comparison.add_argument("--mi-inner", type=_positive_int, default=32, metavar="N",
                             help="inner draws per sample for the MI of autoregressive "
                                  "nets (default: 32)")

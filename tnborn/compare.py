@@ -31,7 +31,7 @@ MI_CUTS_TARGET = 8  # default cuts: about every n_sites / 8 sites (whole image r
 
 def compare(train, test, models, *, budget, out=None, image_shape=None, seed: int = 0,
             progress: bool = True, max_bond: int | None = None,
-            mi_samples: int | None = 500, mi_inner: int = 32, mi_cuts=None,
+            mi_samples: int | None = 300, mi_inner: int = 32, mi_cuts=None,
             timing_samples: int = 1000, shown_samples: int = 16) -> dict:
     """Train every model in ``models`` on ``train`` within ``budget`` and evaluate it.
 
@@ -57,7 +57,7 @@ def compare(train, test, models, *, budget, out=None, image_shape=None, seed: in
         Born machines contract both marginals exactly (cheap); an autoregressive net
         estimates the marginal of the part after the cut from ``mi_inner`` draws per
         sample, so it draws ``mi_samples * mi_inner`` samples per cut (a PixelCNN on the
-        8x8 digits: about 30 s for 500 x 32 and 7 cuts on one CPU thread).
+        8x8 digits: about 20 s for 300 x 32 and 7 cuts).
     mi_inner : inner Monte Carlo draws per sample for that marginal.
     mi_cuts : chain cuts k (sites < k | sites >= k) for the MI; None: about every
         ``n_sites / 8`` sites (every few whole image rows with ``image_shape``).
