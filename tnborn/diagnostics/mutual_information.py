@@ -29,6 +29,7 @@ import warnings
 
 import torch
 
+from ..arnn.base import AutoregressiveModel
 from ..base import GenerativeModel, _check_count, _check_generator, site_mask
 from ..born import TensorNetworkBornMachine
 from ..mps import MPSBornMachine
@@ -114,8 +115,7 @@ def _inner_marginal(model, x: torch.Tensor, exact: torch.Tensor, inner: int,
         count = rows.shape[0] * inner
         draws = model.sample(count, generator=generator)
         joint = torch.where(exact, draws, rows.repeat_interleave(inner, 0))
-        log_w = model.log_prob(joint) - model.marginal_log_prob(draws, exact)
-        log_w = log_w.detach().reshape(rows.shape[0], inner)
+        log_w = _conditional_log_prob(model, joint, exact).reshape(rows.shape[0], inner)
         log_sum = torch.logsumexp(log_w, 1)
         log_mean = log_sum - math.log(inner)
         relative = torch.exp(log_w - log_mean[:, None])  # w / mean(w)
@@ -123,6 +123,15 @@ def _inner_marginal(model, x: torch.Tensor, exact: torch.Tensor, inner: int,
         out.append(log_mean + variance / (2.0 * inner))
         ess.append(torch.exp(2 * log_sum - torch.logsumexp(2 * log_w, 1)))
     return torch.cat(out), float(torch.cat(ess).median())
+
+
+def _conditional_log_prob(model, x: torch.Tensor, given: torch.Tensor) -> torch.Tensor:
+    """ln p(x_rest | x_given) per row, ``given`` a mask with an exact marginal. A plain
+    autoregressive net reads it off one pass (the conditionals of the sites after the
+    prefix); otherwise ln p(x) - ln p(x_given)."""
+    if isinstance(model, AutoregressiveModel) and not model.z2_symmetric:
+        return (model._site_log_conditionals(x) * ~given).sum(1)
+    return model.log_prob(x) - model.marginal_log_prob(x, given)
 
 
 def _side_log_probs(model, x: torch.Tensor, mask: torch.Tensor, inner: int,
