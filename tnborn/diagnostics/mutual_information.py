@@ -33,7 +33,7 @@ from ..arnn.base import AutoregressiveModel
 from ..base import GenerativeModel, _check_count, _check_generator, site_mask
 from ..born import TensorNetworkBornMachine
 from ..mps import MPSBornMachine
-from .tables import log_prob_table
+from .tables import log_prob_table, split_table
 
 _CHUNK = 2 ** 15
 
@@ -78,10 +78,7 @@ def _check_options(num, inner, generator, model):
 # ----------------------------------------------------------------------- exact
 def _exact_from_table(log_p: torch.Tensor, n: int, d: int, mask: torch.Tensor) -> float:
     """I(A:B) from the log table of all d^n configurations."""
-    a_sites = torch.nonzero(mask.cpu()).flatten().tolist()
-    b_sites = torch.nonzero(~mask.cpu()).flatten().tolist()
-    table = log_p.reshape((d,) * n).permute(a_sites + b_sites)
-    table = table.reshape(d ** len(a_sites), d ** len(b_sites))
+    table = split_table(log_p, n, d, mask)
     log_a = torch.logsumexp(table, dim=1, keepdim=True)
     log_b = torch.logsumexp(table, dim=0, keepdim=True)
     p = torch.exp(table)

@@ -16,7 +16,7 @@ import torch
 from ..linalg import check_alpha
 from .mutual_information import (_check_model, _check_options, _log_probs, _mean_and_error,
                                  _side_log_probs, cut_mask)
-from .tables import log_prob_table
+from .tables import log_prob_table, split_table
 
 
 def _renyi_entropy(log_p: torch.Tensor, alpha: float) -> float:
@@ -44,11 +44,7 @@ def renyi_mutual_information(model, cut, alpha: float = 2.0, *, num: int | None 
     mask = cut_mask(model, cut)
     num, _ = _check_options(num, 1, generator, model)
     if num is None:
-        n, d = model.n_sites, model.local_dim
-        a_sites = torch.nonzero(mask.cpu()).flatten().tolist()
-        b_sites = torch.nonzero(~mask.cpu()).flatten().tolist()
-        table = log_prob_table(model).reshape((d,) * n).permute(a_sites + b_sites)
-        table = table.reshape(d ** len(a_sites), d ** len(b_sites))
+        table = split_table(log_prob_table(model), model.n_sites, model.local_dim, mask)
         value = (_renyi_entropy(torch.logsumexp(table, 1), alpha)
                  + _renyi_entropy(torch.logsumexp(table, 0), alpha)
                  - _renyi_entropy(table, alpha))

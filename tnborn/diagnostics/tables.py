@@ -32,6 +32,16 @@ def log_prob_table(model: GenerativeModel) -> torch.Tensor:
     return torch.cat(parts).real.to(device="cpu", dtype=torch.float64)
 
 
+def split_table(log_p: torch.Tensor, n_sites: int, local_dim: int,
+                mask: torch.Tensor) -> torch.Tensor:
+    """A log table of all configurations as a matrix ``(d ** |A|, d ** |B|)``: rows are
+    the configurations of the sites A where ``mask`` is True, columns those of the rest."""
+    a_sites = torch.nonzero(mask.cpu()).flatten().tolist()
+    b_sites = torch.nonzero(~mask.cpu()).flatten().tolist()
+    table = log_p.reshape((local_dim,) * n_sites).permute(a_sites + b_sites)
+    return table.reshape(local_dim ** len(a_sites), local_dim ** len(b_sites))
+
+
 def as_log_table(p, name: str) -> torch.Tensor:
     """A model or a table of probabilities (any shape, d ** n entries) as a log table."""
     if isinstance(p, GenerativeModel):
