@@ -9,7 +9,8 @@ class TrainingBar:
     """A tqdm bar that counts ``updates`` or, with ``max_seconds``, training seconds (so
     a time budget with an effectively unlimited sweep count still shows real progress).
 
-    Call :meth:`advance` after every update with the training time so far.
+    Call :meth:`advance` after every update with the training time so far; it says
+    whether the time budget is spent.
     """
 
     def __init__(self, *, updates: int, max_seconds: float | None, unit: str, desc: str,
@@ -23,12 +24,14 @@ class TrainingBar:
                             leave=False,
                             bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} s{postfix}")
 
-    def advance(self, seconds: float) -> None:
-        """One more update; ``seconds`` of training so far."""
+    def advance(self, seconds: float) -> bool:
+        """One more update; ``seconds`` of training so far. True once they reach the
+        time budget (never without one)."""
         if self.max_seconds is None:
             self.bar.update(1)
-        else:
-            self.bar.update(min(seconds, self.max_seconds) - self.bar.n)
+            return False
+        self.bar.update(min(seconds, self.max_seconds) - self.bar.n)
+        return seconds >= self.max_seconds
 
     def set_postfix(self, **values) -> None:
         self.bar.set_postfix(**values)

@@ -123,9 +123,7 @@ def fit_by_sweeps(model, data: torch.Tensor, *, make_learner: Callable, schedule
                 learner.update(*step, rows, batch_weights)
                 if after_update is not None:
                     after_update(step)
-                now = elapsed + time.perf_counter() - start
-                bar.advance(now)
-                if max_seconds is not None and now >= max_seconds:
+                if bar.advance(elapsed + time.perf_counter() - start):
                     out_of_time = index + 1 < len(schedule)
                     break
             elapsed += time.perf_counter() - start

@@ -176,9 +176,7 @@ class AutoregressiveModel(GenerativeModel):
                     optimizer.zero_grad()
                     loss.backward()
                     optimizer.step()
-                    now = elapsed + time.perf_counter() - start
-                    bar.advance(now)
-                    if max_seconds is not None and now >= max_seconds:
+                    if bar.advance(elapsed + time.perf_counter() - start):
                         out_of_time = first + batch_size < total
                         break
                 elapsed += time.perf_counter() - start
