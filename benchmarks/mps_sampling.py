@@ -3,8 +3,11 @@
 Both draw from the same normalized 784-site MPS with bond dimension 32 (random
 tensors), one thread each; the figure of merit is the per-sample time ratio. Also
 reports tnborn's absolute time for 1,000 samples with the default thread count.
+With ``--device cuda`` tnborn's sampler also runs on the GPU (timed with the device
+synchronized) and is compared per sample with quimb on one CPU thread.
 
     python benchmarks/mps_sampling.py [--sites 784] [--bond 32] [--quimb-samples 5]
+    python benchmarks/mps_sampling.py --device cuda
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ def main():
     parser.add_argument("--samples", type=int, default=1000)
     parser.add_argument("--quimb-samples", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--device", default="cpu", help="also time tnborn on this device")
     args = parser.parse_args()
 
     default_threads = torch.get_num_threads()
@@ -62,7 +66,26 @@ def main():
     print(f"quimb   {args.quimb_samples} samples: {quimb_time:.3f} s (1 thread)")
     print(f"per sample: tnborn {ours_per * 1e6:.1f} us, quimb {theirs_per * 1e3:.1f} ms, "
           f"ratio {theirs_per / ours_per:.0f}x")
+    if torch.device(args.device).type == "cuda":
+        time_on_gpu(model, args, theirs_per)
 
+
+def time_on_gpu(model, args, quimb_per_sample):
+    """tnborn's sampler on the GPU: the same state, timed with the device synchronized."""
+    device = torch.device(args.device)
+    gpu_model = MPSBornMachine.from_tensors(model.tensors, max_bond=args.bond).to(device)
+    generator = torch.Generator(device=device).manual_seed(0)
+    for count in (args.samples, 10 * args.samples):
+        def ours():
+            gpu_model.sample(count, generator=generator)
+            torch.cuda.synchronize(device)
+
+        ours()  # warm-up
+        seconds = best_time(ours, args.repeats)
+        per = seconds / count
+        print(f"tnborn on {torch.cuda.get_device_name(device)}: {count} samples in "
+              f"{seconds:.4f} s, {per * 1e6:.1f} us per sample, "
+              f"{quimb_per_sample / per:.0f}x quimb (1 CPU thread)")
 
 if __name__ == "__main__":
     main()

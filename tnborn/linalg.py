@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import torch
 
+# Below this size an SVD on a CUDA device is computed on the host: cuSOLVER's small SVDs
+# cost several times a CPU LAPACK call plus the copies (a 200 x 200 merged MPS tensor).
+HOST_SVD_MAX = 1024
+
 
 def truncation_rank(s: torch.Tensor, max_bond: int, cutoff: float) -> int:
     """Number of singular values kept: ``s_i >= cutoff * s_max``, at most ``max_bond``,
@@ -15,11 +19,16 @@ def truncation_rank(s: torch.Tensor, max_bond: int, cutoff: float) -> int:
 def truncated_svd(matrix: torch.Tensor, max_bond: int, cutoff: float):
     """SVD of a 2-D ``matrix`` truncated by :func:`truncation_rank`.
 
-    Returns ``u (m, r)``, ``s (r,)`` (real, decreasing), ``vh (r, n)``.
+    Returns ``u (m, r)``, ``s (r,)`` (real, decreasing), ``vh (r, n)`` on the device of
+    ``matrix`` (small CUDA matrices are decomposed on the host, see ``HOST_SVD_MAX``).
     """
-    u, s, vh = torch.linalg.svd(matrix, full_matrices=False)
+    on_host = matrix.device.type == "cuda" and max(matrix.shape) <= HOST_SVD_MAX
+    u, s, vh = torch.linalg.svd(matrix.cpu() if on_host else matrix, full_matrices=False)
     r = truncation_rank(s, max_bond, cutoff)
-    return u[:, :r], s[:r], vh[:r]
+    u, s, vh = u[:, :r], s[:r], vh[:r]
+    if on_host:
+        u, s, vh = (t.to(matrix.device, non_blocking=True) for t in (u, s, vh))
+    return u, s, vh
 
 
 def spectrum_entropy(weights: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:

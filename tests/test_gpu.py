@@ -1,0 +1,162 @@
+"""The same models on a CUDA GPU: exact normalization, exact sampling, learning, saving,
+diagnostics, each against enumeration or against the same model on the CPU.
+
+Skipped where torch sees no CUDA device (the CPU suite covers everything else).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import tnborn
+from tnborn import HAN, MADE, CurieWeissARNN, MPSBornMachine, PixelCNN, TTNBornMachine
+from tnborn.datasets import bars_and_stripes
+from tnborn.diagnostics import entanglement_entropy, mutual_information
+from tnborn.physics import CurieWeiss, curie_weiss_log_z, free_energy, train_variational
+
+from .helpers import all_configurations, chi_square_pvalue, codes
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+
+CUDA = torch.device("cuda")
+
+
+def cuda_generator(seed: int) -> torch.Generator:
+    return torch.Generator(device=CUDA).manual_seed(seed)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.complex128])
+@pytest.mark.parametrize("d", [2, 3])
+def test_mps_normalized_on_gpu_and_equal_to_cpu(dtype, d):
+    n = 9 if d == 2 else 7
+    cpu = MPSBornMachine(n, d, init_bond=5, max_bond=5, dtype=dtype, seed=3)
+    gpu = MPSBornMachine(n, d, init_bond=5, max_bond=5, dtype=dtype, seed=3, device=CUDA)
+    configs = all_configurations(n, d)
+    log_p = gpu.log_prob(configs.to(CUDA))
+    assert log_p.device.type == "cuda"
+    assert abs(float(torch.logsumexp(log_p, 0))) < 1e-10
+    np.testing.assert_allclose(log_p.cpu().numpy(), cpu.log_prob(configs).numpy(),
+                               rtol=0, atol=1e-12)
+
+
+def test_mps_fit_on_gpu_learns_bars_and_stripes():
+    data = bars_and_stripes(4, 4).to(CUDA)
+    model = MPSBornMachine(16, max_bond=16, seed=0, device=CUDA)
+    history = model.fit(data, sweeps=10, progress=False)
+    assert history[-1]["train_nll"] <= math.log(30) + 1e-3
+    samples = model.sample(2000, generator=cuda_generator(0))
+    assert samples.device.type == "cuda"
+    patterns = {tuple(row) for row in data.cpu().tolist()}
+    assert all(tuple(row) in patterns for row in samples.cpu().tolist())
+
+
+def test_mps_sampling_on_gpu_is_exact_and_reproducible():
+    n, d = 10, 2
+    model = MPSBornMachine(n, d, init_bond=4, max_bond=4, seed=5, device=CUDA)
+    probs = model.log_prob(all_configurations(n, d).to(CUDA)).exp().cpu().numpy()
+    samples = model.sample(200_000, generator=cuda_generator(1)).cpu()
+    assert chi_square_pvalue(np.bincount(codes(samples, d).numpy(), minlength=d ** n),
+                             probs) > 1e-3
+    first = model.sample(1000, generator=cuda_generator(7))
+    assert torch.equal(model.sample(1000, generator=cuda_generator(7)), first)
+    assert not torch.equal(model.sample(1000, generator=cuda_generator(8)), first)
+
+
+def test_mps_conditional_sample_on_gpu_is_exact():
+    n, d = 8, 2
+    model = MPSBornMachine(n, d, init_bond=4, max_bond=4, seed=6, device=CUDA)
+    configs = all_configurations(n, d)
+    p = model.log_prob(configs.to(CUDA)).exp().cpu()
+    known = torch.tensor([0, 1, 0, 0, 1, 0, 0, 1], dtype=torch.bool)
+    given = torch.tensor([0, 1, 0, 0, 0, 0, 0, 1])
+    x = given.repeat(100_000, 1).to(CUDA)
+    samples = model.conditional_sample(x, known.to(CUDA), generator=cuda_generator(2)).cpu()
+    match = (configs[:, known] == given[known]).all(1)
+    counts = np.bincount(codes(samples, d).numpy(), minlength=d ** n)
+    assert counts[~match.numpy()].sum() == 0
+    assert chi_square_pvalue(counts[match.numpy()], p[match].numpy()) > 1e-3
+
+
+def test_mps_training_on_gpu_follows_the_cpu():
+    data = bars_and_stripes(3, 3)
+    cpu = MPSBornMachine(9, max_bond=6, seed=1)
+    gpu = MPSBornMachine(9, max_bond=6, seed=1, device=CUDA)
+    a = cpu.fit(data, sweeps=2, progress=False)
+    b = gpu.fit(data.to(CUDA), sweeps=2, progress=False)
+    for ra, rb in zip(a, b):
+        assert abs(ra["train_nll"] - rb["train_nll"]) < 1e-8
+    assert torch.allclose(gpu.entanglement_entropy().cpu(), cpu.entanglement_entropy(),
+                          atol=1e-8)
+
+
+def test_ttn_on_gpu_normalized_sampled_and_trained():
+    n = 9
+    tree = TTNBornMachine(n, init_bond=3, max_bond=6, seed=2, device=CUDA)
+    configs = all_configurations(n, 2)
+    log_p = tree.log_prob(configs.to(CUDA))
+    assert abs(float(torch.logsumexp(log_p, 0))) < 1e-10
+    samples = tree.sample(100_000, generator=cuda_generator(3)).cpu()
+    assert chi_square_pvalue(np.bincount(codes(samples, 2).numpy(), minlength=2 ** n),
+                             log_p.exp().cpu().numpy()) > 1e-3
+    data = bars_and_stripes(3, 3)
+    cpu = TTNBornMachine(9, layout=(3, 3), max_bond=8, seed=4)
+    gpu = TTNBornMachine(9, layout=(3, 3), max_bond=8, seed=4, device=CUDA)
+    a = cpu.fit(data, sweeps=3, progress=False)
+    b = gpu.fit(data.to(CUDA), sweeps=3, progress=False)
+    assert abs(a[-1]["train_nll"] - b[-1]["train_nll"]) < 1e-8
+
+
+@pytest.mark.parametrize("make", [
+    lambda: MADE(8, 3, hidden=16, seed=0, device=CUDA),
+    lambda: PixelCNN((2, 4), 2, channels=8, seed=0, device=CUDA),
+    lambda: HAN(4, hidden=8, seed=0, device=CUDA),
+], ids=["made", "pixelcnn", "han"])
+def test_autoregressive_nets_on_gpu_normalized_and_sampled(make):
+    model = make()
+    n, d = model.n_sites, model.local_dim
+    with torch.no_grad():
+        log_p = torch.cat([model.log_prob(chunk.to(CUDA))
+                           for chunk in all_configurations(n, d).split(8192)])
+    assert abs(float(torch.logsumexp(log_p, 0))) < 1e-10
+    samples = model.sample(64, generator=cuda_generator(4))
+    assert samples.device.type == "cuda" and samples.shape == (64, n)
+    history = model.fit(samples, epochs=2, batch_size=32, progress=False)
+    assert all(math.isfinite(h["train_nll"]) for h in history)
+
+
+def test_variational_training_on_gpu_reaches_curie_weiss_free_energy():
+    """The exact Curie-Weiss ARNN starts at the Boltzmann distribution; training on the
+    GPU keeps it there and the importance-sampled F matches the exact one."""
+    n, beta = 16, 0.8
+    model = CurieWeissARNN(n, beta=beta, device=CUDA)
+    hamiltonian = CurieWeiss(n)
+    train_variational(model, hamiltonian, beta, steps=5, batch_size=500, progress=False,
+                      generator=cuda_generator(5))
+    result = free_energy(model, hamiltonian, beta, num=20_000, generator=cuda_generator(6))
+    exact = -curie_weiss_log_z(n, beta, J=1.0, h=0.0) / beta
+    assert abs(result["F_importance"] - exact) < 5 * result["F_importance_err"] + 1e-9
+
+
+def test_saved_on_gpu_loads_on_cpu(tmp_path):
+    model = MPSBornMachine(12, init_bond=6, seed=7, device=CUDA)
+    path = tmp_path / "mps.pt"
+    model.save(path)
+    back = tnborn.load(path)
+    assert back.device.type == "cpu"
+    x = torch.randint(0, 2, (50, 12), generator=torch.Generator().manual_seed(0))
+    np.testing.assert_allclose(back.log_prob(x).numpy(), model.log_prob(x.to(CUDA)).cpu().numpy(),
+                               rtol=0, atol=1e-12)
+    on_gpu = tnborn.load(path, device="cuda")
+    assert on_gpu.device.type == "cuda"
+
+
+def test_diagnostics_on_gpu_equal_cpu():
+    cpu = MPSBornMachine(10, init_bond=4, max_bond=4, seed=8)
+    gpu = MPSBornMachine(10, init_bond=4, max_bond=4, seed=8, device=CUDA)
+    assert torch.allclose(entanglement_entropy(gpu).cpu(), entanglement_entropy(cpu),
+                          atol=1e-12)
+    assert abs(mutual_information(gpu, 5) - mutual_information(cpu, 5)) < 1e-12
