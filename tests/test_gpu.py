@@ -54,6 +54,22 @@ def test_mps_fit_on_gpu_learns_bars_and_stripes():
     assert all(tuple(row) in patterns for row in samples.cpu().tolist())
 
 
+@pytest.mark.parametrize("make", [
+    lambda: MPSBornMachine(16, max_bond=16, seed=0, dtype=torch.float32, device=CUDA),
+    lambda: TTNBornMachine(16, layout=(4, 4), max_bond=16, seed=0, dtype=torch.float32,
+                           device=CUDA),
+], ids=["mps", "ttn"])
+def test_float32_on_gpu_learns_bars_and_stripes(make):
+    """float32 (allowed on the GPU): normalized to 1e-5 and the 30 patterns learned."""
+    model = make()
+    data = bars_and_stripes(4, 4).to(CUDA)
+    history = model.fit(data, sweeps=10, progress=False)
+    assert history[-1]["train_nll"] <= math.log(30) + 1e-3
+    log_p = model.log_prob(all_configurations(16, 2).to(CUDA))
+    assert log_p.dtype == torch.float32
+    assert abs(float(torch.logsumexp(log_p.double(), 0))) < 1e-5
+
+
 def test_mps_sampling_on_gpu_is_exact_and_reproducible():
     n, d = 10, 2
     model = MPSBornMachine(n, d, init_bond=4, max_bond=4, seed=5, device=CUDA)
