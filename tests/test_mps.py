@@ -13,7 +13,7 @@ import tnborn
 from tnborn import MPSBornMachine
 from tnborn.datasets import bars_and_stripes, mnist
 from tnborn.mps.two_site import TwoSiteLearner
-from tnborn.sweeps import UpdateOptions
+from tnborn.sweeps import UpdateOptions, capped_step
 
 from .helpers import all_configurations, chi_square_pvalue, codes, dense_state
 
@@ -139,6 +139,38 @@ def test_two_site_step_matches_autograd(dtype):
     got = torch.einsum("apb,bqc->apqc", model.tensors[k], model.tensors[k + 1])
     # the gauge of the split bond is free: compare the merged tensors
     torch.testing.assert_close(got, expected, atol=1e-12, rtol=0)
+
+
+def test_normalized_step_has_the_original_codes_length():
+    """normalized_steps: a step shorter than 2 lr numel^(1/4) is lengthened to that, along
+    the same gradient; a longer one is the plain step."""
+    g = torch.Generator().manual_seed(0)
+    merged = torch.randn(3, 4, 5, generator=g, dtype=torch.float64)
+    merged = merged / torch.linalg.norm(merged)
+    floor, lr = merged.numel() ** 0.25, 1e-3
+    plain = UpdateOptions(lr=lr, max_step=None, steps_per_bond=1, max_bond=10, cutoff=0.0)
+    normalized = UpdateOptions(lr=lr, max_step=None, steps_per_bond=1, max_bond=10,
+                               cutoff=0.0, normalized=True)
+    for size in (1e-3 * floor, 3.0 * floor):
+        direction = torch.randn(3, 4, 5, generator=g, dtype=torch.float64)
+        gradient = size * direction / torch.linalg.norm(direction)
+        grad_term = merged - gradient  # the step direction is M - G
+        expected = merged - 2 * lr * max(size, floor) * gradient / size
+        got = capped_step(merged, grad_term, normalized)
+        torch.testing.assert_close(got, expected / torch.linalg.norm(expected), atol=1e-14,
+                                   rtol=0)
+        assert torch.allclose(got, capped_step(merged, grad_term, plain),
+                              atol=1e-14) == (size > floor)
+
+
+def test_normalized_steps_learn_bars_and_stripes():
+    data = bars_and_stripes(4, 4)
+    model = MPSBornMachine(16, seed=0)
+    history = model.fit(data, sweeps=10, lr=1e-3, max_step=None, normalized_steps=True,
+                        progress=False)
+    assert history[-1]["train_nll"] <= math.log(30) + 1e-3
+    with pytest.raises(TypeError, match="normalized_steps"):
+        model.fit(data, sweeps=1, normalized_steps=1, progress=False)
 
 
 # ----------------------------------------------------------------------- learning

@@ -545,3 +545,11 @@ def test_divergence_is_reported(make):
     """An uncapped step that overflows raises a clear error, not an SVD failure."""
     with pytest.raises(FloatingPointError, match="diverged"):
         make().fit(bars_and_stripes(4, 4), sweeps=1, lr=1e308, max_step=None, progress=False)
+
+
+def test_normalized_steps_learn_bars_and_stripes():
+    """The original code's fixed-length steps (see MPS) drive the tree's updates too."""
+    tree = TTNBornMachine(16, layout=(4, 4), seed=0)
+    history = tree.fit(bars_and_stripes(4, 4), sweeps=10, lr=1e-3, max_step=None,
+                       normalized_steps=True, progress=False)
+    assert history[-1]["train_nll"] <= math.log(30) + 1e-3

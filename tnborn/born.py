@@ -56,7 +56,8 @@ class TensorNetworkBornMachine(GenerativeModel):
     def fit(self, data, *, sweeps: int = 10, lr: float | None = None,
             batch_size: int | None = None,
             test_data=None, progress: bool = True, max_step: float | None = 0.5,
-            steps_per_bond: int = 1, generator: torch.Generator | None = None,
+            steps_per_bond: int = 1, normalized_steps: bool = False,
+            generator: torch.Generator | None = None,
             max_seconds: float | None = None) -> list[dict]:
         """Learn ``data`` ``(N, n_sites)`` by sweeps of two-tensor updates (two neighbouring
         sites of an MPS, two adjacent nodes of a TTN): merge, gradient step on the NLL,
@@ -75,6 +76,11 @@ class TensorNetworkBornMachine(GenerativeModel):
         max_step : cap ``|dM| <= max_step * |M|`` on each step (None: no cap); it keeps
             one badly fitted sample (tiny psi, huge 1/psi) from replacing the tensor.
         steps_per_bond : gradient steps on each merged tensor before it is split.
+        normalized_steps : lengthen every shorter step to 2 lr numel(M)^(1/4) along the
+            gradient: the update of the original code of Han et al. (its "norm0.25"
+            mode), with a small lr (their 5e-3, lowered to 1e-3). Near convergence these
+            fixed-length steps still move where plain steps have shrunk; pass
+            ``max_step=None`` to leave them uncapped.
         max_seconds : training-time budget: stop after the update that reaches it (the
             unfinished sweep is recorded with ``"partial": True``). None: no limit.
 
@@ -84,5 +90,6 @@ class TensorNetworkBornMachine(GenerativeModel):
         lr = self.default_lr if lr is None else lr
         return super().fit(data, sweeps=sweeps, lr=lr, batch_size=batch_size,
                            test_data=test_data, progress=progress, max_step=max_step,
-                           steps_per_bond=steps_per_bond, generator=generator,
+                           steps_per_bond=steps_per_bond,
+                           normalized_steps=normalized_steps, generator=generator,
                            max_seconds=max_seconds)

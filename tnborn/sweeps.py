@@ -28,16 +28,25 @@ class UpdateOptions:
     steps_per_bond: int
     max_bond: int
     cutoff: float
+    normalized: bool = False
 
 
 def capped_step(merged: torch.Tensor, grad_term: torch.Tensor,
                 options: UpdateOptions) -> torch.Tensor:
     """One gradient step on the unit-norm merged tensor, renormalized.
 
-    dNLL/dM* = M - conj(G) with ``grad_term`` G = sum_b w_b Psi'_b / psi_b; the step
-    2 lr (M - conj(G)) is scaled down to norm ``max_step`` when longer (|M| = 1).
+    dNLL/dM* = M - conj(G) with ``grad_term`` G = sum_b w_b Psi'_b / psi_b; the step is
+    2 lr (M - conj(G)), lengthened to 2 lr numel(M)^(1/4) when shorter if
+    ``options.normalized`` (the original code's normalized gradient), and scaled down to
+    norm ``max_step`` when longer (|M| = 1).
     """
-    step = (2.0 * options.lr) * (merged - grad_term.conj())
+    gradient = merged - grad_term.conj()
+    scale = 2.0 * options.lr
+    if options.normalized:
+        size, floor = float(torch.linalg.norm(gradient)), merged.numel() ** 0.25
+        if 0 < size < floor:
+            scale *= floor / size
+    step = scale * gradient
     if options.max_step is not None:
         size = float(torch.linalg.norm(step))
         if size > options.max_step:
@@ -57,13 +66,17 @@ def check_cutoff(cutoff) -> float:
     return float(cutoff)
 
 
-def update_options(*, lr, max_step, steps_per_bond, max_bond, cutoff) -> UpdateOptions:
-    """Validated :class:`UpdateOptions` (ValueError for a bad lr, max_step or step count)."""
+def update_options(*, lr, max_step, steps_per_bond, max_bond, cutoff,
+                   normalized=False) -> UpdateOptions:
+    """Validated :class:`UpdateOptions` (ValueError for a bad lr, max_step or step count,
+    TypeError for a non-bool ``normalized``)."""
+    if not isinstance(normalized, bool):
+        raise TypeError(f"normalized_steps must be True or False, got {normalized!r}")
     return UpdateOptions(lr=check_positive(lr, "lr"),
                          max_step=None if max_step is None else check_positive(max_step,
                                                                                "max_step"),
                          steps_per_bond=_check_count(steps_per_bond, "steps_per_bond"),
-                         max_bond=max_bond, cutoff=cutoff)
+                         max_bond=max_bond, cutoff=cutoff, normalized=normalized)
 
 
 def minibatches(inverse: torch.Tensor, weights: torch.Tensor, batch_size: int | None,

@@ -200,11 +200,12 @@ class MPSBornMachine(TensorNetworkBornMachine):
     def _fit(self, data: torch.Tensor, *, sweeps: int = 10, lr: float = 0.2,
              batch_size: int | None = None, test_data: torch.Tensor | None = None,
              progress: bool = True, max_step: float | None = 0.5, steps_per_bond: int = 1,
-             generator: torch.Generator | None = None,
+             normalized_steps: bool = False, generator: torch.Generator | None = None,
              max_seconds: float | None = None) -> list[dict]:
         """Two-site learning; see :meth:`fit`."""
         options = update_options(lr=lr, max_step=max_step, steps_per_bond=steps_per_bond,
-                                 max_bond=self.max_bond, cutoff=self.cutoff)
+                                 max_bond=self.max_bond, cutoff=self.cutoff,
+                                 normalized=normalized_steps)
         self.canonicalize(0)
         n = self.n_sites
         schedule = [(k, True) for k in range(n - 1)] + [(k, False) for k in range(n - 2, -1, -1)]

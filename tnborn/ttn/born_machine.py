@@ -209,11 +209,12 @@ class TTNBornMachine(TensorNetworkBornMachine):
     def _fit(self, data: torch.Tensor, *, sweeps: int = 10, lr: float = 0.05,
              batch_size: int | None = None, test_data: torch.Tensor | None = None,
              progress: bool = True, max_step: float | None = 0.5, steps_per_bond: int = 1,
-             generator: torch.Generator | None = None,
+             normalized_steps: bool = False, generator: torch.Generator | None = None,
              max_seconds: float | None = None) -> list[dict]:
         """Two-node learning; see :meth:`fit`."""
         options = update_options(lr=lr, max_step=max_step, steps_per_bond=steps_per_bond,
-                                 max_bond=self.max_bond, cutoff=self.cutoff)
+                                 max_bond=self.max_bond, cutoff=self.cutoff,
+                                 normalized=normalized_steps)
         self.canonicalize()
 
         def moved(step):
