@@ -42,16 +42,14 @@ def capped_step(merged: torch.Tensor, grad_term: torch.Tensor,
     """
     gradient = merged - grad_term.conj()
     scale = 2.0 * options.lr
-    if options.normalized:
-        size, floor = float(torch.linalg.norm(gradient)), merged.numel() ** 0.25
-        if 0 < size < floor:
+    if options.normalized or options.max_step is not None:
+        size = float(torch.linalg.norm(gradient))
+        floor = merged.numel() ** 0.25
+        if options.normalized and 0 < size < floor:
             scale *= floor / size
-    step = scale * gradient
-    if options.max_step is not None:
-        size = float(torch.linalg.norm(step))
-        if size > options.max_step:
-            step = step * (options.max_step / size)
-    merged = merged - step
+        if options.max_step is not None and scale * size > options.max_step:
+            scale = options.max_step / size
+    merged = merged - scale * gradient
     norm = torch.linalg.norm(merged)
     if not torch.isfinite(norm):
         raise FloatingPointError("training diverged: a merged tensor became non-finite; "
