@@ -2,7 +2,7 @@
 # One short GPU check, run from the repository root on a machine with a CUDA device:
 # the GPU test module, the sampling benchmark on the GPU, and seconds per two-site sweep
 # on 1,000 MNIST images (D = 10, 50, 100). Uses the machine's own python3 and torch; set
-# DEPS to a folder holding packages that python3 lacks (quimb, autoray, mlxtend).
+# DEPS to a folder holding packages that python3 lacks (quimb, cotengra, autoray, mlxtend).
 #
 #     DEPS=/path/to/packages bash benchmarks/gpu_check.sh
 set -u
