@@ -5,6 +5,9 @@
 # DEPS to a folder holding packages that python3 lacks (quimb, cotengra, autoray, mlxtend).
 #
 #     DEPS=/path/to/packages bash benchmarks/gpu_check.sh
+#
+# Such a folder can be filled from this project's .venv, since those packages are pure
+# Python: cp -r .venv/lib/python3*/site-packages/{quimb,cotengra,autoray,mlxtend} DIR
 set -u
 export PYTHONPATH="${DEPS:+$DEPS:}$PWD"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
