@@ -117,13 +117,13 @@ def main():
         last = history[-1]
         rows.append((bond, PAPER_NLL.get(bond), last["train_nll"], len(history),
                      last["seconds"], last["max_bond"]))
-        print(f"D={bond}: NLL {last['train_nll']:.2f} after {len(history)} sweeps, "
+        print(f"D={bond}: NLL {last['train_nll']:.4f} after {len(history)} sweeps, "
               f"{last['seconds']:.0f} s (paper {PAPER_NLL.get(bond)})", flush=True)
     table = ["| max bond | paper NLL | tnborn NLL | sweeps | seconds | reached bond |",
              "|---:|---:|---:|---:|---:|---:|"]
     for bond, paper, nll, sweeps, seconds, reached in rows:
         paper_text = f"{paper:.1f}" if paper is not None else "-"
-        table.append(f"| {bond} | {paper_text} | {nll:.2f} | {sweeps} | {seconds:.0f} | "
+        table.append(f"| {bond} | {paper_text} | {nll:.4f} | {sweeps} | {seconds:.0f} | "
                      f"{reached} |")
     print("\n".join(table))
     if args.json:
