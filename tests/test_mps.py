@@ -173,6 +173,28 @@ def test_normalized_steps_learn_bars_and_stripes():
         model.fit(data, sweeps=1, normalized_steps=1, progress=False)
 
 
+@pytest.mark.parametrize("dtype", REAL_AND_COMPLEX)
+def test_svd_falls_back_when_lapack_fails(dtype, monkeypatch):
+    """When torch's SVD raises LinAlgError (gesdd not converging), scipy's gesvd answers:
+    the same singular values, an exact reconstruction, the input's dtype."""
+    import tnborn.linalg
+
+    matrix = torch.randn(12, 9, generator=torch.Generator().manual_seed(0), dtype=dtype)
+    expected = torch.linalg.svdvals(matrix)
+
+    def failing(*args, **kwargs):
+        raise torch.linalg.LinAlgError("linalg.svd: The algorithm failed to converge")
+
+    monkeypatch.setattr(torch.linalg, "svd", failing)
+    u, s, vh = tnborn.linalg.truncated_svd(matrix, max_bond=9, cutoff=0.0)
+    short = tnborn.linalg.truncated_svd(matrix, max_bond=4, cutoff=0.0)
+    monkeypatch.undo()
+    assert u.dtype == dtype and vh.dtype == dtype
+    torch.testing.assert_close(s, expected, atol=1e-12, rtol=0)
+    torch.testing.assert_close((u * s.to(dtype)) @ vh, matrix, atol=1e-12, rtol=0)
+    assert [t.shape for t in short] == [(12, 4), (4,), (4, 9)]
+
+
 # ----------------------------------------------------------------------- learning
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_bars_and_stripes_is_learned(seed):

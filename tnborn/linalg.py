@@ -23,12 +23,26 @@ def truncated_svd(matrix: torch.Tensor, max_bond: int, cutoff: float):
     ``matrix`` (small CUDA matrices are decomposed on the host, see ``HOST_SVD_MAX``).
     """
     on_host = matrix.device.type == "cuda" and max(matrix.shape) <= HOST_SVD_MAX
-    u, s, vh = torch.linalg.svd(matrix.cpu() if on_host else matrix, full_matrices=False)
+    u, s, vh = _svd(matrix.cpu() if on_host else matrix)
     r = truncation_rank(s, max_bond, cutoff)
     u, s, vh = u[:, :r], s[:r], vh[:r]
     if on_host:
         u, s, vh = (t.to(matrix.device, non_blocking=True) for t in (u, s, vh))
     return u, s, vh
+
+
+def _svd(matrix: torch.Tensor):
+    """Thin SVD. LAPACK's divide-and-conquer driver (torch's choice on the CPU) can fail
+    to converge on an ill-conditioned matrix (seen once in 95 sweeps of a D = 100 MNIST
+    MPS); the QR-iteration driver (gesvd) is slower but robust, so it takes over then."""
+    try:
+        return torch.linalg.svd(matrix, full_matrices=False)
+    except torch.linalg.LinAlgError:
+        import scipy.linalg
+
+        factors = scipy.linalg.svd(matrix.detach().cpu().numpy(), full_matrices=False,
+                                   lapack_driver="gesvd")
+        return tuple(torch.from_numpy(f).to(matrix.device) for f in factors)
 
 
 def spectrum_entropy(weights: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
