@@ -17,7 +17,7 @@ import torch
 from ..backend import resolve, seeded_generator
 from ..base import GenerativeModel, _check_count
 from ..born import TENSOR_DTYPES, TensorNetworkBornMachine, check_network_tensor
-from ..linalg import check_alpha, spectrum_entropy
+from ..linalg import check_alpha, spectrum_entropy, truncated_svd
 from ..sweeps import check_cutoff, fit_by_sweeps, update_options
 from . import canonical, contraction, marginals, sampling
 from .two_site import TwoSiteLearner
@@ -139,7 +139,7 @@ class MPSBornMachine(TensorNetworkBornMachine):
         for k in range(self.n_sites - 1):
             a = tensors[k]
             dl, d, dr = a.shape
-            u, s, vh = torch.linalg.svd(a.reshape(dl * d, dr), full_matrices=False)
+            u, s, vh = truncated_svd(a.reshape(dl * d, dr), max_bond=dr, cutoff=0.0)
             tensors[k] = u.reshape(dl, d, -1)
             tensors[k + 1] = torch.einsum("a,ab,bpc->apc", s.to(vh.dtype), vh, tensors[k + 1])
             spectra.append(s / torch.linalg.norm(s))
