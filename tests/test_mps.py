@@ -229,6 +229,28 @@ def test_fit_records_test_nll_and_respects_max_bond():
     assert [h["step"] for h in history] == [1, 2, 3]
 
 
+def test_max_bond_can_be_lowered_between_fits():
+    """Annealing the bond dimension: a lower max_bond truncates every bond in one sweep,
+    and the state stays normalized."""
+    data = bars_and_stripes(4, 4)
+    model = MPSBornMachine(16, max_bond=8, seed=0)
+    model.fit(data, sweeps=3, progress=False)
+    assert max(model.bond_dims) == 8
+    model.max_bond = 3
+    history = model.fit(data, sweeps=1, progress=False)
+    assert max(model.bond_dims) == 3 and history[-1]["max_bond"] == 3
+    log_p = model.log_prob(all_configurations(16, 2))
+    assert float(torch.logsumexp(log_p, 0)) == pytest.approx(0.0, abs=1e-10)
+    assert history[-1]["train_nll"] == pytest.approx(model.nll(data), abs=1e-10)
+    for bad, error in [(0, ValueError), (2.5, TypeError)]:
+        model.max_bond = bad
+        with pytest.raises(error, match="max_bond"):
+            model.fit(data, sweeps=1, progress=False)
+    model.max_bond, model.cutoff = 3, 1.5
+    with pytest.raises(ValueError, match="cutoff"):
+        model.fit(data, sweeps=1, progress=False)
+
+
 def test_cutoff_shrinks_bonds_for_a_product_distribution():
     """The uniform distribution is a product state: bonds grow at first, then collapse to 1."""
     data = all_configurations(10, 2)

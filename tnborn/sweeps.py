@@ -66,15 +66,21 @@ def check_cutoff(cutoff) -> float:
 
 def update_options(*, lr, max_step, steps_per_bond, max_bond, cutoff,
                    normalized=False) -> UpdateOptions:
-    """Validated :class:`UpdateOptions` (ValueError for a bad lr, max_step or step count,
-    TypeError for a non-bool ``normalized``)."""
+    """Validated :class:`UpdateOptions` (ValueError for a bad lr, max_step, step count,
+    max_bond or cutoff, TypeError for a non-bool ``normalized``).
+
+    ``max_bond`` and ``cutoff`` come from the model's attributes, which a user may change
+    between ``fit`` calls (for instance to anneal the bond dimension), so they are checked
+    again here.
+    """
     if not isinstance(normalized, bool):
         raise TypeError(f"normalized_steps must be True or False, got {normalized!r}")
     return UpdateOptions(lr=check_positive(lr, "lr"),
                          max_step=None if max_step is None else check_positive(max_step,
                                                                                "max_step"),
                          steps_per_bond=_check_count(steps_per_bond, "steps_per_bond"),
-                         max_bond=max_bond, cutoff=cutoff, normalized=normalized)
+                         max_bond=_check_count(max_bond, "max_bond"),
+                         cutoff=check_cutoff(cutoff), normalized=normalized)
 
 
 def minibatches(inverse: torch.Tensor, weights: torch.Tensor, batch_size: int | None,
