@@ -66,8 +66,8 @@ def check_cutoff(cutoff) -> float:
 
 def update_options(*, lr, max_step, steps_per_bond, max_bond, cutoff,
                    normalized=False) -> UpdateOptions:
-    """Validated :class:`UpdateOptions` (ValueError for a bad lr, max_step, step count,
-    max_bond or cutoff, TypeError for a non-bool ``normalized``).
+    """Validated :class:`UpdateOptions`: ValueError for a bad lr, max_step, step count,
+    max_bond or cutoff; TypeError for a non-integer count or a non-bool ``normalized``.
 
     ``max_bond`` and ``cutoff`` come from the model's attributes, which a user may change
     between ``fit`` calls (for instance to anneal the bond dimension), so they are checked
