@@ -2,9 +2,9 @@
 Born machine on 1,000 binarized MNIST images against the maximum bond dimension.
 
 Slow: on one core 11 and 23 minutes for D = 10 and 20, over an hour for D = 50 and up
-to three hours for D = 100 (400 sweeps); not part of the default test run. Prints a Markdown table (paper targets beside our
-figures); --write FILE also writes it there (docs/results_mps_mnist.md holds the curated
-table). With --save DIR the model is saved after every sweep, so a long run can be
+to three hours for D = 100 (400 sweeps); not part of the default test run. Prints a
+Markdown table (paper targets beside our figures); --write FILE also writes it there
+(docs/results_mps_mnist.md holds the curated table). With --save DIR the model is saved after every sweep, so a long run can be
 continued (--resume DIR/D100.pt --lr <the lr it had reached>).
 
     python benchmarks/mps_han_fig3.py --threads 1              # D = 10, 20, 50, 100
@@ -31,6 +31,17 @@ from tnborn.datasets import mnist
 PAPER_NLL = {10: 95.2, 20: 77.1, 50: 55.1, 100: 39.9}
 
 
+def _sweep_once(model, data, history, *, step, lr, start, after_sweep, **fit_options):
+    """One sweep of ``model.fit``; its record (with step, lr and seconds since ``start``)
+    is appended to ``history``, passed to ``after_sweep(model, record)`` and returned."""
+    record = model.fit(data, sweeps=1, lr=lr, progress=False, **fit_options)[0]
+    record.update(step=step, lr=lr, seconds=time.perf_counter() - start)
+    history.append(record)
+    if after_sweep is not None:
+        after_sweep(model, record)
+    return record
+
+
 def train_to_convergence(data, max_bond, *, lr, max_sweeps, tol, seed, max_step=0.2,
                          cutoff=0.0, steps_per_bond=4, lr_drops=2, model=None,
                          after_sweep=None):
@@ -49,13 +60,9 @@ def train_to_convergence(data, max_bond, *, lr, max_sweeps, tol, seed, max_step=
     best = float("inf")
     start = time.perf_counter()
     for sweep in range(1, max_sweeps + 1):
-        record = model.fit(data, sweeps=1, lr=lr, max_step=max_step,
-                           steps_per_bond=steps_per_bond, progress=False)[0]
-        record.update(step=sweep, lr=lr, seconds=time.perf_counter() - start)
-        history.append(record)
-        if after_sweep is not None:
-            after_sweep(model, record)
-        nll = record["train_nll"]
+        nll = _sweep_once(model, data, history, step=sweep, lr=lr, start=start,
+                          after_sweep=after_sweep, max_step=max_step,
+                          steps_per_bond=steps_per_bond)["train_nll"]
         if nll > best:
             lr *= 0.5
         elif best - nll < tol * lr / lr0:
@@ -83,19 +90,17 @@ def anneal_bond(model, data, *, cycles, settle, lr=0.05, max_step=0.2, after_swe
     target = model.max_bond
     history = []
     start = time.perf_counter() - (previous[-1]["seconds"] if previous else 0.0)
-    for _ in range(cycles):
-        plan = [(round(target * factor), sweeps) for factor, sweeps in ANNEAL_STEPS]
-        for bond, sweeps in plan + [(target, settle)]:
-            model.max_bond = bond
-            for _ in range(sweeps):
-                record = model.fit(data, sweeps=1, lr=lr, max_step=max_step,
-                                   progress=False)[0]
-                record.update(step=len(previous) + len(history) + 1, lr=lr,
-                              seconds=time.perf_counter() - start)
-                history.append(record)
-                if after_sweep is not None:
-                    after_sweep(model, record)
-    model.max_bond = target
+    plan = [(round(target * factor), sweeps) for factor, sweeps in ANNEAL_STEPS]
+    try:
+        for _ in range(cycles):
+            for bond, sweeps in plan + [(target, settle)]:
+                model.max_bond = bond
+                for _ in range(sweeps):
+                    _sweep_once(model, data, history, step=len(previous) + len(history) + 1,
+                                lr=lr, start=start, after_sweep=after_sweep,
+                                max_step=max_step)
+    finally:
+        model.max_bond = target
     return history
 
 
