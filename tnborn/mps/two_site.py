@@ -14,9 +14,13 @@ under- and overflow. With ||M|| = 1 (so Z = 1) the gradient of the weighted mean
     dNLL/dM* = M - conj(G),   G = sum_b w_b  (L_b (x) e_{x_k x_k+1} (x) R_b) / psi_b
 
 (w_b = weights summing to 1); the step is M <- M - 2 lr (M - conj(G)), capped to
-``|step| <= max_step |M|``, then M is renormalized and split by a truncated SVD. Moving
-the centre updates one environment per configuration (B x D x d x D work), so a sweep
-costs O(n B D^2 d^2) plus the SVDs.
+``|step| <= max_step |M|``, then M is renormalized and split by a truncated SVD.
+
+The configurations are grouped by their pair value p = (x_k, x_k+1), so psi_b and G[:, p, :]
+take one (B_p x D) @ (D x D) product per group: B x D^2 work per gradient step, not the
+B x D^2 x d^2 of contracting every p for every configuration. Moving the centre updates
+one environment per configuration (B x D x d x D work), so a sweep costs O(n B D^2 d)
+plus the SVDs.
 """
 
 from __future__ import annotations
@@ -56,7 +60,10 @@ class TwoSiteLearner:
         self.site_rows = (rows * d + data.T).contiguous()
         # value index (x_k, x_k+1) of each configuration at each pair: (n-1, U)
         self.pairs = (data[:, :-1] * d + data[:, 1:]).T.contiguous()
-        self.pair_rows = rows * (d * d) + self.pairs
+        # configurations sorted by pair value at each pair, and the size of each group
+        self.pair_order = torch.argsort(self.pairs, dim=1, stable=True)
+        counts = torch.zeros(n - 1, d * d, dtype=torch.long, device=data.device)
+        self.pair_counts = counts.scatter_add_(1, self.pairs, torch.ones_like(self.pairs)).tolist()
         ones = torch.ones(data.shape[0], 1, dtype=tensors[0].dtype, device=data.device)
         self.left: list[torch.Tensor | None] = [None] * (n + 1)
         self.right: list[torch.Tensor | None] = [None] * (n + 1)
@@ -97,24 +104,29 @@ class TwoSiteLearner:
         (dl, d, dm), dr = a.shape, b.shape[2]
         dd = d * d
         merged = (a.reshape(dl * d, dm) @ b.reshape(dm, d * dr)).view(dl, dd, dr)
-        left, right = self.left[k], self.right[k + 2]
         if rows is None:
-            pair_rows = self.pair_rows[k]
+            order, counts = self.pair_order[k], self.pair_counts[k]
+            weights = weights.index_select(0, order)
         else:
-            left, right = left.index_select(0, rows), right.index_select(0, rows)
-            batch_rows = torch.arange(rows.shape[0], device=rows.device)
-            pair_rows = batch_rows * dd + self.pairs[k].index_select(0, rows)
-        batch = left.shape[0]
-        floor = tiny(left.dtype)
+            pairs = self.pairs[k].index_select(0, rows)
+            sorting = torch.argsort(pairs, stable=True)
+            order = rows.index_select(0, sorting)
+            weights = weights.index_select(0, sorting)
+            counts = torch.bincount(pairs, minlength=dd).tolist()
+        left = self.left[k].index_select(0, order).split(counts)
+        right = self.right[k + 2].index_select(0, order).split(counts)
+        weights = weights.split(counts)
+        floor = tiny(merged.dtype)
         for _ in range(opts.steps_per_bond):
-            selected = (left @ merged.view(dl, dd * dr)).view(batch * dd, dr)
-            psi = (selected.index_select(0, pair_rows) * right).sum(-1)
-            psi = torch.where(psi == 0, floor, psi)
-            # G[p, l, r] = sum_b [p == pair_b] w_b L_bl R_br / psi_b
-            scattered = torch.zeros(batch * dd, dl, dtype=left.dtype, device=left.device)
-            scattered.index_copy_(0, pair_rows, left * (weights / psi)[:, None])
-            grad_term = (scattered.view(batch, dd * dl).mT @ right).view(dd, dl, dr)
-            merged = capped_step(merged, grad_term.permute(1, 0, 2), opts)
+            grad_term = torch.zeros_like(merged)
+            for p in range(dd):
+                if counts[p] == 0:
+                    continue
+                # psi_b = L_b M[:, p, :] R_b and G[:, p, :] = sum_b w_b L_b^T R_b / psi_b
+                psi = ((left[p] @ merged[:, p, :]) * right[p]).sum(-1)
+                psi = torch.where(psi == 0, floor, psi)
+                grad_term[:, p, :] = (left[p] * (weights[p] / psi)[:, None]).mT @ right[p]
+            merged = capped_step(merged, grad_term, opts)
         u, s, vh = truncated_svd(merged.view(dl * d, d * dr), opts.max_bond, opts.cutoff)
         s = (s / torch.linalg.norm(s)).to(u.dtype)
         if moving_right:
