@@ -12,12 +12,15 @@ from tnborn.datasets import mnist
 
 pytestmark = pytest.mark.slow
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "mps_han_fig3.py"
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
-def _fig3_module():
-    spec = importlib.util.spec_from_file_location("mps_han_fig3", SCRIPT)
+def _script_module(filename):
+    """Import a benchmark script as a module (registered in sys.modules, which its
+    dataclasses need while the module runs)."""
+    spec = importlib.util.spec_from_file_location(Path(filename).stem, BENCHMARKS / filename)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
 
@@ -26,24 +29,16 @@ def _fig3_module():
 def test_han_fig3_nll_against_bond(bond):
     """Converged training NLL on 1,000 MNIST images at or below Han et al. Fig. 3, by the
     script's recipe for this bond (bond annealing and a settle at D = 100)."""
-    fig3 = _fig3_module()
+    fig3 = _script_module("mps_han_fig3.py")
     data = mnist(limit=1000, seed=0)
     _, history = fig3.reproduce(data, bond, fig3.RECIPES[bond], seed=0)
     assert history[-1]["train_nll"] <= fig3.PAPER_NLL[bond]
 
 
-def _van_module():
-    script = SCRIPT.parent / "van_ising_reproduction.py"
-    spec = importlib.util.spec_from_file_location("van_ising_reproduction", script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize("name", ["made-L4", "made-L8", "pixelcnn-L8", "han-L8"])
 def test_van_ising_free_energy(name):
     """VAN at beta = 0.44: |F/N - exact| within the issue's target for each network."""
-    van = _van_module()
+    van = _script_module("van_ising_reproduction.py")
     row = van.run(name, samples=200_000, progress=False)
     assert abs(row["variational_error"]) <= row["target"]
     assert abs(row["importance_error"]) <= row["target"]
@@ -71,7 +66,7 @@ def test_sk_arnn_free_energy_n20():
 def test_learn_hamiltonian_from_wolff_samples(tmp_path):
     """A MADE trained on 20,000 Wolff samples (4x4, beta = 0.3) gives back beta J = 0.3
     within 10% on every bond, |other couplings| < 0.03 and fields near 0."""
-    example_dir = SCRIPT.parents[1] / "examples"
+    example_dir = BENCHMARKS.parent / "examples"
     sys.path.insert(0, str(example_dir))
     try:
         spec = importlib.util.spec_from_file_location("learn_hamiltonian",
