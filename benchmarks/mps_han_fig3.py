@@ -140,20 +140,19 @@ def anneal_bond(model, data, *, cycles, settle, lr=0.05, max_step=0.2, after_swe
 def reproduce(data, bond, recipe, *, seed=0, model=None, after_sweep=None):
     """Train at max_bond ``bond`` by ``recipe`` (a :class:`Recipe`); returns the model
     and the history of every sweep. ``model``: continue this one instead of a fresh one."""
-    model, history = train_to_convergence(
-        data, bond, lr=recipe.lr, max_sweeps=recipe.max_sweeps, tol=recipe.tol, seed=seed,
-        max_step=recipe.max_step, cutoff=recipe.cutoff, steps_per_bond=recipe.steps_per_bond,
-        lr_drops=recipe.lr_drops, model=model, after_sweep=after_sweep)
+    sweeps = dict(tol=recipe.tol, seed=seed, max_step=recipe.max_step, cutoff=recipe.cutoff,
+                  steps_per_bond=recipe.steps_per_bond, lr_drops=recipe.lr_drops,
+                  after_sweep=after_sweep)
+    model, history = train_to_convergence(data, bond, lr=recipe.lr,
+                                          max_sweeps=recipe.max_sweeps, model=model, **sweeps)
     if recipe.anneal_cycles:
         history += anneal_bond(model, data, cycles=recipe.anneal_cycles,
                                settle=recipe.anneal_settle, lr=recipe.settle_lr,
                                max_step=recipe.max_step, after_sweep=after_sweep,
                                previous=history)
-        history += train_to_convergence(
-            data, bond, lr=recipe.settle_lr, max_sweeps=recipe.settle_sweeps, tol=recipe.tol,
-            seed=seed, max_step=recipe.max_step, cutoff=recipe.cutoff,
-            steps_per_bond=recipe.steps_per_bond, lr_drops=recipe.lr_drops, model=model,
-            after_sweep=after_sweep, previous=history)[1]
+        history += train_to_convergence(data, bond, lr=recipe.settle_lr,
+                                        max_sweeps=recipe.settle_sweeps, model=model,
+                                        previous=history, **sweeps)[1]
     return model, history
 
 
