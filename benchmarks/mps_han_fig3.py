@@ -7,8 +7,9 @@ five cycles of bond annealing and a settle at lr 0.05. Slow: on one core 10 and 
 minutes for D = 10 and 20, 86 minutes for D = 50; D = 100 took 2 h 4 min on 2 threads.
 Not part of the default test run (the slow tests call ``reproduce``). Prints a Markdown
 table (paper targets beside our figures); --write FILE also writes it there
-(docs/results_mps_mnist.md holds the curated table). With --save DIR the model is saved after every sweep, so a long run can
-be continued (--resume DIR/D100.pt, with --lr and --max-sweeps for the part still to run).
+(docs/results_mps_mnist.md holds the curated table). With --save DIR the model is saved
+after every sweep, so a long run can be continued (--resume DIR/D100.pt, with --lr and
+--max-sweeps for the part still to run).
 
     python benchmarks/mps_han_fig3.py --threads 1              # D = 10, 20, 50, 100
     python benchmarks/mps_han_fig3.py --bonds 10 20 --max-sweeps 20
