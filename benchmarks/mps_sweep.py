@@ -31,7 +31,7 @@ from numpy_reference import NumpyTwoSite  # noqa: E402
 
 from tnborn import MPSBornMachine  # noqa: E402
 from tnborn.datasets import mnist  # noqa: E402
-from tnborn.mps.two_site import TwoSiteLearner
+from tnborn.mps.two_site import TwoSiteLearner  # noqa: E402
 from tnborn.sweeps import UpdateOptions  # noqa: E402
 
 ORIGINAL = {10: (81.1, 6 * 10.1), 50: (72.0, 5 * 183.0)}  # NLL reached, seconds taken
@@ -60,9 +60,9 @@ def time_to_target(data, bond, target, max_sweeps, lr):
 def window_seconds_per_bond(model, data, bond, width, lr):
     """Per-bond seconds of tnborn (1 step) and of the numpy baseline (10 and 1 steps)
     on the same ``width`` bonds, from the same state."""
-    model.canonicalize(WINDOW_START)
+    model.canonicalize_(WINDOW_START)
     bonds = range(WINDOW_START, WINDOW_START + width)
-    tensors = [t.clone() for t in model.tensors]
+    tensors = [p.detach().clone() for p in model.tensors]  # plain tensors for the learner
     options = UpdateOptions(lr=lr, max_step=0.5, steps_per_bond=1, max_bond=bond, cutoff=0.0)
     learner = TwoSiteLearner(tensors, data, options, center=WINDOW_START)
     weights = torch.full((data.shape[0],), 1.0 / data.shape[0], dtype=torch.float64)
@@ -72,8 +72,8 @@ def window_seconds_per_bond(model, data, bond, width, lr):
     ours = (time.perf_counter() - start) / width
     baseline = {}
     for steps in (10, 1):
-        ref = NumpyTwoSite([t.numpy() for t in model.tensors], data.numpy(), max_bond=bond,
-                           lr=lr, steps=steps, center=WINDOW_START)
+        ref = NumpyTwoSite([p.detach().numpy() for p in model.tensors], data.numpy(),
+                           max_bond=bond, lr=lr, steps=steps, center=WINDOW_START)
         start = time.perf_counter()
         for k in bonds:
             ref.update(k, True)

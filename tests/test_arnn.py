@@ -1,8 +1,11 @@
 """MADE and PixelCNN: exact normalization, the autoregressive property, exact sampling
-(chi-square against enumeration), conditional sampling, Z2 symmetry, fit, save/load."""
+(chi-square against enumeration), conditional sampling, Z2 symmetry, fit, save/load;
+for every autoregressive family: capabilities, conditional_log_prob, seeded streams,
+the z2 flag in the state_dict and tnborn 0.1 (version-1) files."""
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -10,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 import tnborn
+from tnborn.arnn import HAN, CurieWeissARNN, SKARNN
 from tnborn.arnn.base import AutoregressiveModel
 from tnborn.arnn.made import MADE
 from tnborn.arnn.pixelcnn import PixelCNN
@@ -429,3 +433,300 @@ def test_made_bad_sizes():
         MADE(4, 1)
     with pytest.raises(TypeError, match="seed"):
         MADE(4, seed=1.5)
+
+
+# ------------------------------------------------------------ v2: capabilities
+def _small_sk():
+    from tnborn.physics import SherringtonKirkpatrick
+
+    hamiltonian = SherringtonKirkpatrick(6, seed=0)
+    return SKARNN(hamiltonian.couplings, hamiltonian.fields, beta=1.0, seed=0)
+
+
+AR_BUILDERS = [  # (name, model): every autoregressive family, small
+    ("made", lambda: MADE(6, hidden=12, seed=0)),
+    ("pixel", lambda: PixelCNN((2, 3), channels=4, seed=0)),
+    ("han", lambda: HAN(4, beta=0.44, hidden=8, seed=0)),
+    ("curie-weiss", lambda: CurieWeissARNN(6, J=1.0, h=0.1, beta=0.8, seed=0)),
+    ("sk", _small_sk),
+]
+AR_IDS = [name for name, _ in AR_BUILDERS]
+
+
+def _is_prefix(sites, order) -> bool:
+    return set(sites) == set(order[:len(set(sites))])
+
+
+def _site_sets(model):
+    """Site sets to classify: every non-empty subset for n <= 6; for HAN every prefix of
+    its order, each prefix with one site swapped for a later one, and random subsets."""
+    n, order = model.n_sites, model.order.tolist()
+    if n <= 6:
+        return [list(c) for k in range(1, n + 1) for c in itertools.combinations(range(n), k)]
+    sets = [order[:k] for k in range(1, n + 1)]
+    sets += [order[:k - 1] + [order[j]] for k in range(1, n) for j in (k, n - 1)]
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(60):
+        keep = torch.rand(n, generator=gen) < 0.5
+        if keep.any():
+            sets.append(torch.nonzero(keep).flatten().tolist())
+    return sets
+
+
+@pytest.mark.parametrize("build", [b for _, b in AR_BUILDERS], ids=AR_IDS)
+def test_capabilities_of_autoregressive_nets(build):
+    model = build()
+    n, order = model.n_sites, model.order.tolist()
+    assert model.supports_z2 is True and model.has_bonds is False
+    assert model.has_rsample is False and model.exact_sampling is True
+    assert model.fit_unit == "epochs" and model.support == tnborn.Discrete(2)
+    with pytest.raises(TypeError, match="has_rsample"):
+        model.rsample(3)
+    sets = _site_sets(model)
+    prefixes, others = [], []
+    for sites in sets:
+        expected = _is_prefix(sites, order)
+        mask = torch.zeros(n, dtype=torch.bool)
+        mask[sites] = True
+        assert model.marginal_is_exact(sites) is expected, sites
+        assert model.marginal_is_exact(mask) is expected, sites
+        assert model.conditional_is_exact(mask) is expected, sites
+        (prefixes if expected else others).append(mask)
+    assert len(prefixes) == n and len(others) > 0
+    # nothing known is the empty prefix (plain sampling)
+    assert model.conditional_is_exact(torch.zeros(n, dtype=torch.bool)) is True
+    # per-row masks: exact only when every row is a prefix
+    rows = torch.stack(prefixes + [torch.zeros(n, dtype=torch.bool)])
+    assert model.conditional_is_exact(rows) is True
+    assert model.conditional_is_exact(rows.reshape(1, -1, n).expand(2, -1, n)) is True
+    for bad in others[:5]:
+        mixed = torch.cat([rows, bad[None]])
+        assert model.conditional_is_exact(mixed) is False
+        x = torch.zeros(mixed.shape[0], n, dtype=torch.long)
+        with pytest.raises(ValueError, match="prefix"):
+            model.conditional_sample(x, mixed, generator=torch.Generator().manual_seed(0))
+        with pytest.raises(ValueError, match="prefix"):
+            model.conditional_sample(x[:1], bad, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError, match="bool mask"):
+        model.conditional_is_exact(torch.zeros(n + 1, dtype=torch.bool))
+
+
+def test_supports_z2_only_for_binary_alphabets():
+    assert MADE(5, 3, hidden=8, seed=0).supports_z2 is False
+    assert PixelCNN((2, 2), 3, seed=0).supports_z2 is False
+    assert MADE(5, 2, hidden=8, seed=0).supports_z2 is True
+
+
+# --------------------------------------------------- v2: conditional_log_prob
+@pytest.mark.parametrize("z2", [False, True], ids=["plain", "z2"])
+def test_made_conditional_log_prob_is_log_prob_minus_marginal(z2):
+    model = MADE(7, hidden=16, depth=2, seed=3)
+    with torch.no_grad():  # sizeable correlations
+        for p in model.parameters():
+            p.mul_(2.0)
+    model.z2_symmetric = z2
+    configs = all_configurations(7, 2)
+    log_p = chunked_log_prob(model, configs)
+    for k in range(1, 7):
+        prefix = list(range(k))
+        mask = torch.zeros(7, dtype=torch.bool)
+        mask[:k] = True
+        for given in (prefix, mask):
+            conditional = model.conditional_log_prob(configs, given)
+            expected = log_p - model.marginal_log_prob(configs, prefix)
+            assert conditional.shape == (2 ** 7,)
+            assert float((conditional - expected).abs().max()) < 1e-12
+        # a conditional distribution: it sums to one over the other sites
+        table = conditional.exp().reshape(2 ** k, 2 ** (7 - k)).sum(1)
+        assert float((table - 1).abs().max()) < 1e-12
+    full = model.conditional_log_prob(configs, list(range(7)))
+    assert float(full.abs().max()) < 1e-12  # ln p(x | x) = 0
+    assert model.conditional_log_prob(configs.reshape(4, 32, 7), [0, 1]).shape == (4, 32)
+    for bad in ([1], [0, 2], [6], [3, 4, 5, 6]):
+        with pytest.raises(ValueError, match="not exact"):
+            model.conditional_log_prob(configs[:4], bad)
+
+
+@pytest.mark.parametrize("build", [b for _, b in AR_BUILDERS], ids=AR_IDS)
+def test_conditional_log_prob_of_every_family(build):
+    model = build()
+    order = model.order.tolist()
+    x = torch.randint(0, 2, (40, model.n_sites), generator=torch.Generator().manual_seed(0))
+    for z2 in (False, True):
+        model.z2_symmetric = z2
+        with torch.no_grad():
+            log_p = model.log_prob(x)
+        for k in range(1, model.n_sites + 1):
+            expected = log_p - model.marginal_log_prob(x, order[:k])
+            got = model.conditional_log_prob(x, order[:k])
+            assert float((got - expected).abs().max()) < 1e-12, (z2, k)
+    bad = order[1:2]
+    with pytest.raises(ValueError, match="not exact"):
+        model.conditional_log_prob(x, bad)
+
+
+def test_plain_conditional_log_prob_is_one_forward_pass():
+    model = MADE(6, hidden=12, seed=1)
+    calls = []
+    network = model._logits
+
+    def counting(x):
+        calls.append(x.shape[0])
+        return network(x)
+
+    model._logits = counting
+    x = torch.randint(0, 2, (9, 6), generator=torch.Generator().manual_seed(0))
+    model.conditional_log_prob(x, [0, 1, 2])
+    assert calls == [9]
+
+
+def test_sampled_mi_of_an_autoregressive_net_uses_conditional_log_prob():
+    from tnborn.diagnostics import mutual_information
+
+    model = MADE(6, hidden=12, seed=2)
+    calls = []
+    conditional = model.conditional_log_prob
+
+    def recording(x, given, **kwargs):
+        calls.append(given.clone())
+        return conditional(x, given, **kwargs)
+
+    model.conditional_log_prob = recording
+
+    def no_enumeration(*args, **kwargs):
+        raise AssertionError("the sampled MI enumerated a marginal")
+
+    model._enumerated_marginal = no_enumeration
+    estimate = mutual_information(model, 2, num=50, inner=16,
+                                  generator=torch.Generator().manual_seed(0))
+    assert estimate.method == "sampled" and estimate.num == 50
+    assert calls and all(torch.equal(g, torch.tensor([True, True] + [False] * 4))
+                         for g in calls)
+
+
+# ------------------------------------------------------------------ v2: seeds
+def _without_seconds(history):
+    return [{k: v for k, v in record.items() if k != "seconds"} for record in history]
+
+
+def test_seeded_fit_is_reproducible():
+    data = tnborn.datasets.bars_and_stripes(4, 4)
+    runs = []
+    for _ in range(2):
+        model = MADE(16, seed=0)
+        history = model.fit(data, epochs=3, batch_size=10, progress=False)
+        runs.append((model, history))
+    (a, ha), (b, hb) = runs
+    assert len(ha) == 3 and _without_seconds(ha) == _without_seconds(hb)
+    sa, sb = a.state_dict(), b.state_dict()
+    assert list(sa) == list(sb)
+    for name in sa:
+        if isinstance(sa[name], torch.Tensor):
+            assert torch.equal(sa[name], sb[name]), name
+    # not vacuous: another minibatch order (an explicit generator) trains differently
+    c = MADE(16, seed=0)
+    hc = c.fit(data, epochs=3, batch_size=10, progress=False,
+               generator=torch.Generator().manual_seed(1))
+    assert hc[-1]["train_nll"] != ha[-1]["train_nll"]
+    assert not torch.equal(c.weights[0], a.weights[0])
+
+
+def test_model_stream_and_explicit_generators():
+    a, b = MADE(16, seed=0), MADE(16, seed=0)
+    first = a.sample(100)
+    assert torch.equal(first, b.sample(100))
+    assert not torch.equal(a.sample(100), first)  # the stream moves on
+    assert not torch.equal(MADE(16, seed=1).sample(100), first)
+    # a generator makes the draw independent of the model's stream ...
+    c, d = MADE(16, seed=0), MADE(16, seed=0)
+    d.sample(7)  # d's own stream has advanced, c's has not
+    from_c = c.sample(100, generator=torch.Generator().manual_seed(5))
+    assert torch.equal(from_c, d.sample(100, generator=torch.Generator().manual_seed(5)))
+    assert torch.equal(from_c, a.sample(100, generator=torch.Generator().manual_seed(5)))
+    # ... and leaves that stream untouched
+    assert torch.equal(c.sample(100), first)
+    assert c.random_stream(torch.Generator().manual_seed(5)) is not c.random_stream()
+
+
+# -------------------------------------------------------- v2: module structure
+def test_arnn_does_not_import_physics():
+    import subprocess
+    import sys
+
+    code = ("import sys, tnborn.arnn; "
+            "print([m for m in sys.modules if m.startswith('tnborn.physics')])")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+# ------------------------------------------------- v2: z2 in the state, files
+@pytest.mark.parametrize("build", [b for _, b in AR_BUILDERS], ids=AR_IDS)
+def test_z2_flag_is_in_the_state_dict(tmp_path, build):
+    model = build()
+    model.z2_symmetric = True
+    state = model.state_dict()
+    assert state["_extra_state"] == {"z2_symmetric": True}
+    fresh = build()
+    assert fresh.z2_symmetric is False
+    fresh.load_state_dict(state)
+    assert fresh.z2_symmetric is True
+    model.save(tmp_path / "model.pt")
+    loaded = load(tmp_path / "model.pt")
+    assert loaded.z2_symmetric is True
+    x = torch.randint(0, 2, (64, model.n_sites), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert torch.equal(loaded.log_prob(x), model.log_prob(x))
+    model.z2_symmetric = False
+    model.save(tmp_path / "plain.pt")
+    assert load(tmp_path / "plain.pt").z2_symmetric is False
+
+
+def _version_1_config(model) -> dict:
+    """The constructor configuration as tnborn 0.1 wrote it (without z2_symmetric)."""
+    if isinstance(model, CurieWeissARNN):  # 0.1: str(dtype), no seed
+        return {"n": model.n_sites, "J": model.J, "h": model.h, "beta": model.beta,
+                "dtype": "torch.float64"}
+    if isinstance(model, SKARNN):
+        return {"couplings": model.couplings.tolist(), "fields": model.fields.tolist(),
+                "beta": model.beta, "dtype": "torch.float64"}
+    if isinstance(model, HAN):
+        return {"L": model.L, "beta": model.beta, "J": model.J, "h": model.h,
+                "hidden": model.hidden, "depth": model.depth, "dtype": "float64",
+                "seed": model.seed}
+    if isinstance(model, PixelCNN):
+        return {"shape": list(model.shape), "local_dim": model.local_dim,
+                "channels": model.channels, "layers": model.layers, "kernel": model.kernel,
+                "first_kernel": model.first_kernel, "residual": model.residual,
+                "dtype": "float64", "seed": model.seed}
+    return {"n_sites": model.n_sites, "local_dim": model.local_dim, "hidden": model.hidden,
+            "depth": model.depth, "residual": model.residual, "dtype": "float64",
+            "seed": model.seed}
+
+
+@pytest.mark.parametrize("build", [b for _, b in AR_BUILDERS], ids=AR_IDS)
+def test_version_1_files_still_load(tmp_path, build):
+    model = build()
+    with torch.no_grad():  # move off the seeded initialization
+        for p in model.parameters():
+            p.add_(0.1 * torch.randn(p.shape, generator=torch.Generator().manual_seed(1),
+                                     dtype=p.dtype))
+    parameters = {k: v for k, v in model.state_dict().items() if k != "_extra_state"}
+    x = torch.randint(0, 2, (64, model.n_sites), generator=torch.Generator().manual_seed(0))
+    for z2 in (True, False, None):  # None: a file without the key
+        config = _version_1_config(model)
+        if z2 is not None:
+            config["z2_symmetric"] = z2
+        path = tmp_path / f"v1-{z2}.pt"
+        torch.save({"format": "tnborn-model", "version": 1, "class": type(model).__name__,
+                    "config": config, "state": {"parameters": parameters}}, path)
+        loaded = load(path)
+        assert type(loaded) is type(model) and loaded.z2_symmetric is bool(z2)
+        model.z2_symmetric = bool(z2)
+        with torch.no_grad():
+            assert torch.equal(loaded.log_prob(x), model.log_prob(x))
+        # and it saves again as a version-2 file that keeps the flag
+        loaded.save(tmp_path / "v2.pt")
+        assert torch.load(tmp_path / "v2.pt", weights_only=True)["version"] == 2
+        assert load(tmp_path / "v2.pt").z2_symmetric is bool(z2)

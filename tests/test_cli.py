@@ -4,11 +4,15 @@ subprocess."""
 from __future__ import annotations
 
 import json
+import math
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -81,9 +85,11 @@ def test_train_prints_a_summary_and_honours_a_time_budget(tmp_path, capsys):
     code, out, _ = run(["train", "--model", "made", "--data", "bas", "--budget", "0.5s",
                         "--batch-size", "10", "--out", tmp_path, "--no-progress"], capsys)
     assert code == 0
-    assert out.startswith("trained made (MADE) on bas (30 train / 30 test images): ")
-    assert "NLL train" in out and str(tmp_path / "model.pt") in out
+    assert out.startswith("trained made (MADE) on bas (30 train / 30 test rows): ")
     history = json.loads((tmp_path / "history.json").read_text())
+    assert f": {history['steps']} epochs in {history['train_seconds']:.1f} s on cpu\n" in out
+    assert "NLL train" in out and str(tmp_path / "model.pt") in out
+    assert history["device"] == "cpu"
     assert history["budget"] == "0.5 s" and history["train_seconds"] >= 0.5
     model = tnborn.load(tmp_path / "model.pt")
     assert model.nll(bars_and_stripes(4, 4)) == pytest.approx(history["train_nll"],
@@ -168,7 +174,6 @@ def test_every_command_has_help(command, capsys):
     ([], "required: COMMAND"),
     (["fly"], "invalid choice: 'fly'"),
     (["train", "--model", "rbm", "--data", "bas"], "invalid choice: 'rbm'"),
-    (["train", "--model", "mps", "--data", "cifar"], "invalid choice: 'cifar'"),
     (["train", "--model", "mps", "--data", "bas", "--max-bond", "0"], "--max-bond"),
     (["train", "--model", "mps", "--data", "bas", "--max-bond", "abc"], "'abc'"),
     (["train", "--model", "mps", "--data", "bas", "--budget", "10x"], "bad budget"),
@@ -198,6 +203,8 @@ def test_user_errors_exit_1_with_one_line(trained_mps, tmp_path, capsys):
           tmp_path / "x"], "max_bond applies to the Born machines"),
         (["train", "--model", "mps", "--data", "bas", "--images", "40", "--out",
           tmp_path / "x"], "at most 30"),
+        (["train", "--model", "mps", "--data", "cifar", "--out", tmp_path / "x"],
+         "no data file at cifar"),  # --data: a data-set name or a file path
         (["ising", "--L", "6", "--model", "han", "--steps", "1"], "power of two"),
     ]
     for argv, message in cases:
@@ -218,3 +225,267 @@ def test_console_script_is_declared():
     pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
     scripts = pyproject.split("[project.scripts]\n", 1)[1].split("\n\n", 1)[0]
     assert scripts.splitlines() == ['tnborn = "tnborn.cli:main"']
+
+
+# ------------------------------------------------------------ start-up time
+def _best_wall_seconds(argv, repeats=3) -> tuple[float, subprocess.CompletedProcess]:
+    """The shortest wall time of ``repeats`` runs of ``argv`` and the last result."""
+    best = math.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+@pytest.mark.parametrize("args", [["--help"], ["train", "--help"]])
+def test_help_answers_within_a_second(args):
+    seconds, result = _best_wall_seconds([sys.executable, "-m", "tnborn", *args])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: tnborn") and result.stderr == ""
+    assert seconds < 1.0, f"tnborn {' '.join(args)} took {seconds:.2f} s"
+
+
+def test_cli_module_imports_neither_torch_nor_matplotlib():
+    code = "import tnborn.cli, sys; print('torch' in sys.modules, 'matplotlib' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "False False\n"
+
+
+# ------------------------------------------------------------------- device
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_an_unavailable_device_is_a_one_line_error(trained_mps, tmp_path, capsys):
+    for argv in (["train", "--model", "mps", "--data", "bas", "--sweeps", "1", "--out",
+                  tmp_path / "train", "--no-progress", "--device", "cuda"],
+                 ["sample", trained_mps / "model.pt", "--png", tmp_path / "s.png",
+                  "--device", "cuda"],
+                 ["compare", "--data", "bas", "--models", "mps", "--budget", "1", "--out",
+                  tmp_path / "compare", "--no-progress", "--device", "cuda"]):
+        code, out, err = run(argv, capsys)
+        assert_one_line_error(code, out, err, 1)
+        assert "'cuda'" in err and "not available" in err, (argv[0], err)
+    assert not (tmp_path / "train").exists() and not (tmp_path / "s.png").exists()
+    assert not (tmp_path / "compare").exists()
+
+
+# ------------------------------------------------------------ data files
+def _write_idx(path: Path, images: np.ndarray) -> Path:
+    """An uncompressed IDX file of uint8 ``images`` (N, H, W), header written by hand."""
+    header = bytes([0, 0, 0x08, images.ndim])
+    header += b"".join(int(size).to_bytes(4, "big") for size in images.shape)
+    path.write_bytes(header + images.astype(np.uint8).tobytes())
+    return path
+
+
+def _summary(folder: Path) -> dict:
+    return json.loads((folder / "history.json").read_text())
+
+
+def test_train_on_an_npy_file_of_images(tmp_path, capsys):
+    images = bars_and_stripes(4, 4).reshape(30, 4, 4).numpy().astype(np.int64)
+    np.save(tmp_path / "patterns.npy", images)
+    out = tmp_path / "run"
+    code, stdout, err = run(["train", "--model", "mps", "--data", tmp_path / "patterns.npy",
+                             "--sweeps", "2", "--out", out, "--no-progress"], capsys)
+    assert code == 0, err
+    assert stdout.startswith("trained mps (MPSBornMachine) on patterns.npy (27 train / 3 test "
+                             "rows): 2 sweeps in ")
+    summary = _summary(out)
+    assert summary["data"] == "patterns.npy" and summary["image_shape"] == [4, 4]
+    assert (summary["train_images"], summary["test_images"]) == (27, 3)  # 10% held out
+    assert [h["step"] for h in summary["history"]] == [1, 2]
+    model = tnborn.load(out / "model.pt")
+    assert (model.n_sites, model.local_dim) == (16, 2)
+    # every row of the file is in the train or the test part
+    total = 27 * summary["train_nll"] + 3 * summary["test_nll"]
+    assert model.nll(bars_and_stripes(4, 4)) * 30 == pytest.approx(total, abs=1e-8)
+    assert_png(out / "entanglement.png")
+
+
+def test_train_on_an_npz_file_uses_its_train_and_test_arrays(tmp_path, capsys):
+    data = bars_and_stripes(4, 4)
+    np.savez(tmp_path / "split.npz", train=data[:20].numpy(), test=data[20:].numpy())
+    out = tmp_path / "run"
+    code, _, err = run(["train", "--model", "mps", "--data", tmp_path / "split.npz",
+                        "--sweeps", "1", "--out", out, "--no-progress"], capsys)
+    assert code == 0, err
+    summary = _summary(out)
+    assert (summary["train_images"], summary["test_images"]) == (20, 10)
+    assert summary["image_shape"] is None  # rows of sites, not images
+    model = tnborn.load(out / "model.pt")
+    assert model.nll(data[:20]) == pytest.approx(summary["train_nll"], abs=1e-10)
+    assert model.nll(data[20:]) == pytest.approx(summary["test_nll"], abs=1e-10)
+    assert summary["history"][-1]["test_nll"] == pytest.approx(summary["test_nll"], abs=1e-10)
+
+
+def test_train_uses_the_test_data_file(tmp_path, capsys):
+    data = bars_and_stripes(4, 4)
+    np.save(tmp_path / "train.npy", data[:25].numpy())
+    np.save(tmp_path / "test.npy", data[25:].numpy())
+    out = tmp_path / "run"
+    code, _, err = run(["train", "--model", "mps", "--data", tmp_path / "train.npy",
+                        "--test-data", tmp_path / "test.npy", "--sweeps", "1", "--out", out,
+                        "--no-progress"], capsys)
+    assert code == 0, err
+    summary = _summary(out)
+    assert (summary["train_images"], summary["test_images"]) == (25, 5)  # none held out
+    model = tnborn.load(out / "model.pt")
+    assert model.nll(data[:25]) == pytest.approx(summary["train_nll"], abs=1e-10)
+    assert model.nll(data[25:]) == pytest.approx(summary["test_nll"], abs=1e-10)
+    code, stdout, err = run(["train", "--model", "mps", "--data", "bas", "--test-data",
+                             tmp_path / "test.npy", "--out", tmp_path / "x"], capsys)
+    assert_one_line_error(code, stdout, err, 1)
+    assert "own test split" in err
+
+
+def test_train_on_an_idx_file_binarizes_at_127(tmp_path, capsys):
+    generator = np.random.default_rng(0)
+    images = generator.integers(0, 256, size=(40, 4, 4))
+    images[0, 0, :2] = [127, 128]  # the threshold: 127 -> 0, 128 -> 1
+    images[1, 0, :2] = [0, 255]
+    idx = _write_idx(tmp_path / "images-idx3-ubyte", images)
+    out = tmp_path / "run"
+    code, _, err = run(["train", "--model", "mps", "--data", idx, "--test-data", idx,
+                        "--sweeps", "1", "--out", out, "--no-progress"], capsys)
+    assert code == 0, err
+    summary = _summary(out)
+    assert summary["image_shape"] == [4, 4]
+    assert (summary["train_images"], summary["test_images"]) == (40, 40)
+    model = tnborn.load(out / "model.pt")
+    assert (model.n_sites, model.local_dim) == (16, 2)
+    binary = torch.from_numpy(images.reshape(40, 16) > 127).long()
+    assert binary[0, :2].tolist() == [0, 1] and binary[1, :2].tolist() == [0, 1]
+    assert model.nll(binary) == pytest.approx(summary["train_nll"], abs=1e-10)
+    assert model.nll(binary) == pytest.approx(summary["test_nll"], abs=1e-10)
+
+
+@pytest.mark.parametrize("name, array, message", [
+    ("flat", np.zeros(5, dtype=np.int64), "got shape (5,)"),
+    ("empty", np.zeros((0, 16), dtype=np.int64), "got shape (0, 16)"),
+    ("negative", -np.ones((10, 16), dtype=np.int64), "negative values"),
+    ("fraction", np.full((10, 16), 0.5), "whole numbers"),
+    ("four_d", np.zeros((3, 2, 2, 2), dtype=np.int64), "got shape (3, 2, 2, 2)"),
+])
+def test_bad_data_files_are_one_line_errors(tmp_path, capsys, name, array, message):
+    path = tmp_path / f"{name}.npy"
+    np.save(path, array)
+    code, out, err = run(["train", "--model", "mps", "--data", path, "--sweeps", "1",
+                          "--out", tmp_path / "run", "--no-progress"], capsys)
+    assert_one_line_error(code, out, err, 1)
+    assert f"{name}.npy" in err and message in err, err
+    assert not (tmp_path / "run" / "model.pt").exists()
+
+
+# -------------------------------------------------------- the independent baseline
+def test_independent_is_fitted_in_closed_form(tmp_path, capsys):
+    code, out, err = run(["train", "--model", "independent", "--data", "bas", "--out",
+                          tmp_path, "--no-progress"], capsys)
+    assert code == 0, err
+    assert out.startswith("trained independent (Independent) on bas (30 train / 30 test "
+                          "rows): closed-form fit in ")
+    summary = _summary(tmp_path)
+    assert summary["budget"] == "closed form" and summary["steps"] == 1
+    assert summary["parameters"] == 16 * 2
+    # every pixel is on in 15 of the 30 patterns: p = (15 + 1/2) / (30 + 1) = 1/2
+    assert summary["train_nll"] == pytest.approx(16 * math.log(2), abs=1e-12)
+    model = tnborn.load(tmp_path / "model.pt")
+    assert isinstance(model, tnborn.Independent)
+    assert model.nll(bars_and_stripes(4, 4)) == pytest.approx(16 * math.log(2), abs=1e-12)
+    assert "checkpoint" not in summary["files"] and not (tmp_path / "checkpoint.pt").exists()
+    assert not (tmp_path / "entanglement.png").exists()
+    code, out, err = run(["train", "--model", "independent", "--data", "bas", "--out",
+                          tmp_path / "again", "--resume", tmp_path / "checkpoint.pt"], capsys)
+    assert_one_line_error(code, out, err, 1)
+    assert "nothing to resume" in err
+
+
+def test_compare_with_the_independent_baseline(tmp_path, capsys):
+    code, out, err = run(["compare", "--data", "bas", "--models", "independent,mps",
+                          "--budget", "1", "--mi-samples", "20", "--mi-inner", "2", "--out",
+                          tmp_path, "--no-progress"], capsys)
+    assert code == 0, err
+    assert "| independent | 32 | 11.090 | 11.090 |" in out
+    record = json.loads((tmp_path / "results.json").read_text())["models"]["independent"]
+    assert record["class"] == "Independent" and record["parameters"] == 32
+    assert record["train_nll"] == pytest.approx(16 * math.log(2), abs=1e-12)
+    assert record["steps"] == 1 and record["entanglement"] is None
+    mi = record["mutual_information"]  # a product distribution: no mutual information
+    assert max(abs(v) for v in mi["mi"]) < 1e-12 and mi["reliable"] == [True] * 3
+
+
+# ------------------------------------------------------------ Ctrl-C, --resume
+def _wait_for_checkpoint(path: Path, steps: int, process, timeout: float = 120) -> None:
+    """Poll until the checkpoint at ``path`` records at least ``steps`` passes (read
+    again only when the file was replaced, to leave the CPU to the training process)."""
+    deadline = time.monotonic() + timeout
+    seen = None
+    while True:
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, f"no checkpoint of {steps} passes in {timeout} s"
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            stat = None
+        if stat is not None and (stat.st_ino, stat.st_mtime_ns) != seen:
+            seen = (stat.st_ino, stat.st_mtime_ns)
+            try:
+                if torch.load(path, weights_only=True)["step"] >= steps:
+                    return
+            except (OSError, EOFError, RuntimeError):  # replaced while read
+                seen = None
+        time.sleep(0.05)
+
+
+def test_ctrl_c_keeps_a_checkpoint_that_resume_continues(tmp_path, capsys):
+    folder = tmp_path / "interrupted"
+    checkpoint = folder / "checkpoint.pt"
+
+    def command(out, epochs):
+        return ["train", "--model", "made", "--data", "digits", "--epochs", str(epochs),
+                "--out", str(out), "--no-progress", "--checkpoint-every", "1",
+                "--threads", "1"]
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tnborn", *command(folder, 200)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for_checkpoint(checkpoint, 2, process)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
+    assert str(checkpoint) in err and "--resume" in err, err
+    saved = torch.load(checkpoint, weights_only=True)
+    step = saved["step"]
+    assert 2 <= step < 200 and len(saved["history"]) == step
+    epochs = step + 2
+
+    code, _, err = run([*command(folder, epochs), "--resume", checkpoint], capsys)
+    assert code == 0, err
+    resumed = _summary(folder)["history"]
+    assert [h["step"] for h in resumed] == list(range(1, epochs + 1))
+    assert resumed[:step] == saved["history"]
+
+    straight = tmp_path / "uninterrupted"
+    code, _, err = run(command(straight, epochs), capsys)
+    assert code == 0, err
+    uninterrupted = _summary(straight)["history"]
+
+    def without_seconds(history):
+        return [{k: v for k, v in h.items() if k != "seconds"} for h in history]
+
+    assert without_seconds(resumed) == without_seconds(uninterrupted)
+    first = tnborn.load(folder / "model.pt").state_dict()
+    second = tnborn.load(straight / "model.pt").state_dict()
+    assert first.keys() == second.keys()
+    for name, value in first.items():
+        if isinstance(value, torch.Tensor):
+            assert (value - second[name]).abs().max() <= 1e-12, name
+        else:
+            assert value == second[name], name

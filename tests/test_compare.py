@@ -51,10 +51,13 @@ def test_compare_trains_all_models_and_writes_the_report(tmp_path, bas):
     made_ess = results["models"]["made"]["mutual_information"]["inner_ess"]
     assert all(1.0 <= e <= 4.0 for e in made_ess)  # 4 inner draws per sample
     mps = results["models"]["mps"]["entanglement"]
-    assert mps["cuts"] == list(range(1, 16)) and len(mps["entropy"]) == 15
+    assert sorted(mps) == ["bonds", "entropy"]
+    assert mps["bonds"] == [list(range(k + 1)) for k in range(15)]  # bond k: sites 0..k
+    assert len(mps["entropy"]) == 15
     ttn = results["models"]["ttn"]["entanglement"]
-    assert all(isinstance(edge, list) for edge in ttn["cuts"])
-    assert len(ttn["cuts"]) == len(ttn["entropy"])
+    assert sorted(ttn) == ["bonds", "entropy"]
+    assert all(isinstance(sites, list) and sites == sorted(sites) for sites in ttn["bonds"])
+    assert len(ttn["bonds"]) == len(ttn["entropy"])
     assert results["models"]["made"]["entanglement"] is None
 
     saved = json.loads((tmp_path / "results.json").read_text())
@@ -137,6 +140,9 @@ def test_train_model_uses_sweeps_or_epochs(bas):
     made = MADE(16, hidden=8, seed=0)
     history = train_model(made, bas, budget="0.2s", progress=False, batch_size=5)
     assert history[-1]["seconds"] >= 0.2 and len(history) > 1
+
+
+def test_train_model_refuses_what_is_not_a_model(bas):
     with pytest.raises(TypeError, match="cannot train"):
         train_model(load, bas, budget=1)
 

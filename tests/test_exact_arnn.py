@@ -101,7 +101,7 @@ def star_hamiltonian(n, seed):
 
 def test_sk_arnn_is_exact_when_later_spins_do_not_interact():
     hamiltonian = star_hamiltonian(8, seed=0)
-    model = SKARNN(hamiltonian, beta=0.8)
+    model = SKARNN(hamiltonian.couplings, hamiltonian.fields, beta=0.8)
     x = all_configurations(8, 2)
     torch.testing.assert_close(model.log_prob(x), boltzmann_log_p(hamiltonian, 0.8, x),
                                atol=1e-10, rtol=0)
@@ -109,7 +109,7 @@ def test_sk_arnn_is_exact_when_later_spins_do_not_interact():
 
 def test_sk_arnn_normalized_and_samples_exact():
     hamiltonian = SherringtonKirkpatrick(9, seed=4)
-    model = SKARNN(hamiltonian, beta=1.0)
+    model = SKARNN(hamiltonian.couplings, hamiltonian.fields, beta=1.0)
     x = all_configurations(9, 2)
     logq = model.log_prob(x).detach()
     assert abs(float(torch.logsumexp(logq, 0))) < 1e-10
@@ -122,7 +122,7 @@ def test_variational_training_lowers_the_free_energy():
     n, beta = 12, 1.0
     hamiltonian = SherringtonKirkpatrick(n, seed=0)
     exact = -exact_log_z(hamiltonian, beta) / beta
-    model = SKARNN(hamiltonian, beta=beta)
+    model = SKARNN(hamiltonian.couplings, hamiltonian.fields, beta=beta)
     g = torch.Generator().manual_seed(0)
     before = free_energy(model, hamiltonian, beta, num=20_000, generator=g)
     history = train_variational(model, hamiltonian, beta, steps=60, batch_size=500, lr=1e-2,
@@ -138,7 +138,7 @@ def test_variational_training_lowers_the_free_energy():
 def test_annealing_schedule_and_z2():
     n = 8
     hamiltonian = SherringtonKirkpatrick(n, seed=1)
-    model = SKARNN(hamiltonian, beta=1.0)
+    model = SKARNN(hamiltonian.couplings, hamiltonian.fields, beta=1.0)
     history = train_variational(model, hamiltonian, 1.0, steps=5, batch_size=50,
                                 beta_anneal=0.5, z2=True, progress=False,
                                 generator=torch.Generator().manual_seed(0))
@@ -150,8 +150,9 @@ def test_annealing_schedule_and_z2():
 
 
 def test_save_load_exact_models(tmp_path):
+    sk = SherringtonKirkpatrick(6, seed=2)
     for model in (CurieWeissARNN(7, J=0.5, h=0.1, beta=0.9),
-                  SKARNN(SherringtonKirkpatrick(6, seed=2), beta=0.7)):
+                  SKARNN(sk.couplings, sk.fields, beta=0.7)):
         model.z2_symmetric = True
         path = tmp_path / f"{type(model).__name__}.pt"
         model.save(path)
@@ -164,7 +165,7 @@ def test_save_load_exact_models(tmp_path):
 # --------------------------------------------------------------------- bad input
 def test_physics_arguments_are_checked():
     hamiltonian = SherringtonKirkpatrick(6, seed=0)
-    model = SKARNN(hamiltonian, beta=1.0)
+    model = SKARNN(hamiltonian.couplings, hamiltonian.fields, beta=1.0)
     for bad in (0.0, -1.0, float("nan"), float("inf")):
         with pytest.raises(ValueError, match="beta"):
             free_energy(model, hamiltonian, bad)
@@ -182,6 +183,38 @@ def test_physics_arguments_are_checked():
         model.conditional_sample(torch.zeros(1, 6, dtype=torch.long),
                                  torch.tensor([False, True, False, False, False, False]))
     assert math.isfinite(free_energy(model, hamiltonian, 1.0, num=100)["F_variational"])
+
+
+def test_physics_asks_the_model_for_its_capabilities():
+    """z2=True needs supports_z2 (TypeError, model untouched); a model on another support
+    than the spins' Discrete(2) is refused by every physics function, naming it."""
+    from tnborn import Independent, Real
+    from tnborn.physics import Ising2D
+    from tnborn.supports import Discrete
+
+    hamiltonian = Ising2D(4)
+    binary = Independent(Discrete(2), 16, seed=0)
+    assert binary.supports_z2 is False
+    before = {k: v.clone() for k, v in binary.state_dict().items()}
+    with pytest.raises(TypeError, match="supports_z2"):
+        train_variational(binary, hamiltonian, 0.44, steps=2, batch_size=10, z2=True,
+                          progress=False)
+    assert not getattr(binary, "z2_symmetric", False)
+    assert all(torch.equal(v, binary.state_dict()[k]) for k, v in before.items())
+    real = Independent(Real(), 16, seed=0)
+    calls = [lambda: train_variational(real, hamiltonian, 0.44, steps=2, batch_size=10,
+                                       progress=False),
+             lambda: train_variational(real, hamiltonian, 0.44, steps=2, z2=True,
+                                       progress=False),
+             lambda: free_energy(real, hamiltonian, 0.44, num=10),
+             lambda: neural_mcmc(real, hamiltonian, 0.44, steps=2, chains=2)]
+    for call in calls:
+        with pytest.raises(ValueError, match=r"Real\(\)"):
+            call()
+    with pytest.raises(ValueError, match=r"Real\(\)"):
+        learn_hamiltonian(real, num=100)
+    with pytest.raises(ValueError, match=r"Discrete\(3\)"):
+        free_energy(Independent(Discrete(3), 16, seed=0), hamiltonian, 0.44, num=10)
 
 
 def test_neural_mcmc_with_a_trained_made_matches_enumeration():

@@ -6,6 +6,7 @@ Skipped where torch sees no CUDA device (the CPU suite covers everything else).
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -36,10 +37,10 @@ def test_mps_normalized_on_gpu_and_equal_to_cpu(dtype, d):
     cpu = MPSBornMachine(n, d, init_bond=5, max_bond=5, dtype=dtype, seed=3)
     gpu = MPSBornMachine(n, d, init_bond=5, max_bond=5, dtype=dtype, seed=3, device=CUDA)
     configs = all_configurations(n, d)
-    log_p = gpu.log_prob(configs.to(CUDA))
+    log_p = gpu.log_prob(configs.to(CUDA)).detach()
     assert log_p.device.type == "cuda"
     assert abs(float(torch.logsumexp(log_p, 0))) < 1e-10
-    np.testing.assert_allclose(log_p.cpu().numpy(), cpu.log_prob(configs).numpy(),
+    np.testing.assert_allclose(log_p.cpu().numpy(), cpu.log_prob(configs).detach().numpy(),
                                rtol=0, atol=1e-12)
 
 
@@ -65,7 +66,7 @@ def test_float32_on_gpu_learns_bars_and_stripes(make):
     data = bars_and_stripes(4, 4).to(CUDA)
     history = model.fit(data, sweeps=10, progress=False)
     assert history[-1]["train_nll"] <= math.log(30) + 1e-3
-    log_p = model.log_prob(all_configurations(16, 2).to(CUDA))
+    log_p = model.log_prob(all_configurations(16, 2).to(CUDA)).detach()
     assert log_p.dtype == torch.float32
     assert abs(float(torch.logsumexp(log_p.double(), 0))) < 1e-5
 
@@ -73,7 +74,7 @@ def test_float32_on_gpu_learns_bars_and_stripes(make):
 def test_mps_sampling_on_gpu_is_exact_and_reproducible():
     n, d = 10, 2
     model = MPSBornMachine(n, d, init_bond=4, max_bond=4, seed=5, device=CUDA)
-    probs = model.log_prob(all_configurations(n, d).to(CUDA)).exp().cpu().numpy()
+    probs = model.log_prob(all_configurations(n, d).to(CUDA)).detach().exp().cpu().numpy()
     samples = model.sample(200_000, generator=cuda_generator(1)).cpu()
     assert chi_square_pvalue(np.bincount(codes(samples, d).numpy(), minlength=d ** n),
                              probs) > 1e-3
@@ -86,7 +87,7 @@ def test_mps_conditional_sample_on_gpu_is_exact():
     n, d = 8, 2
     model = MPSBornMachine(n, d, init_bond=4, max_bond=4, seed=6, device=CUDA)
     configs = all_configurations(n, d)
-    p = model.log_prob(configs.to(CUDA)).exp().cpu()
+    p = model.log_prob(configs.to(CUDA)).detach().exp().cpu()
     known = torch.tensor([0, 1, 0, 0, 1, 0, 0, 1], dtype=torch.bool)
     given = torch.tensor([0, 1, 0, 0, 0, 0, 0, 1])
     x = given.repeat(100_000, 1).to(CUDA)
@@ -113,7 +114,7 @@ def test_ttn_on_gpu_normalized_sampled_and_trained():
     n = 9
     tree = TTNBornMachine(n, init_bond=3, max_bond=6, seed=2, device=CUDA)
     configs = all_configurations(n, 2)
-    log_p = tree.log_prob(configs.to(CUDA))
+    log_p = tree.log_prob(configs.to(CUDA)).detach()
     assert abs(float(torch.logsumexp(log_p, 0))) < 1e-10
     samples = tree.sample(100_000, generator=cuda_generator(3)).cpu()
     assert chi_square_pvalue(np.bincount(codes(samples, 2).numpy(), minlength=2 ** n),
@@ -164,10 +165,41 @@ def test_saved_on_gpu_loads_on_cpu(tmp_path):
     back = tnborn.load(path)
     assert back.device.type == "cpu"
     x = torch.randint(0, 2, (50, 12), generator=torch.Generator().manual_seed(0))
-    np.testing.assert_allclose(back.log_prob(x).numpy(), model.log_prob(x.to(CUDA)).cpu().numpy(),
+    np.testing.assert_allclose(back.log_prob(x).detach().numpy(),
+                               model.log_prob(x.to(CUDA)).detach().cpu().numpy(),
                                rtol=0, atol=1e-12)
     on_gpu = tnborn.load(path, device="cuda")
     assert on_gpu.device.type == "cuda"
+
+
+@pytest.mark.parametrize("make", [
+    lambda: MPSBornMachine(9, init_bond=4, max_bond=4, seed=9),
+    lambda: TTNBornMachine(9, layout=(3, 3), init_bond=3, max_bond=3, seed=9),
+], ids=["mps", "ttn"])
+def test_module_to_gpu_and_gradient_fit_follow_the_cpu(make):
+    """A CPU model moved with .to(CUDA) (the tensors are registered parameters) gives the
+    same probabilities; Adam on the GPU (fit(method="gradient")) follows the CPU; its
+    state_dict loads back into a CPU model."""
+    data = bars_and_stripes(3, 3)
+    configs = all_configurations(9, 2)
+    cpu = make()
+    gpu = copy.deepcopy(cpu).to(CUDA)
+    assert gpu.device.type == "cuda" and all(p.is_cuda for p in gpu.parameters())
+    np.testing.assert_allclose(gpu.log_prob(configs.to(CUDA)).detach().cpu().numpy(),
+                               cpu.log_prob(configs).detach().numpy(), rtol=1e-12,
+                               atol=1e-12)
+    a = cpu.fit(data, method="gradient", sweeps=5, progress=False)
+    b = gpu.fit(data.to(CUDA), method="gradient", sweeps=5, progress=False)
+    for ra, rb in zip(a, b):
+        assert abs(ra["train_nll"] - rb["train_nll"]) < 1e-8
+    assert gpu.bond_dims == cpu.bond_dims
+    log_p = gpu.log_prob(configs.to(CUDA)).detach()
+    assert abs(float(torch.logsumexp(log_p, 0))) < 1e-10
+    back = make()
+    back.load_state_dict(gpu.state_dict())
+    assert back.device.type == "cpu" and back.center == gpu.center
+    np.testing.assert_allclose(back.log_prob(configs).detach().numpy(), log_p.cpu().numpy(),
+                               rtol=1e-12, atol=1e-12)
 
 
 def test_diagnostics_on_gpu_equal_cpu():
@@ -175,4 +207,6 @@ def test_diagnostics_on_gpu_equal_cpu():
     gpu = MPSBornMachine(10, init_bond=4, max_bond=4, seed=8, device=CUDA)
     assert torch.allclose(entanglement_entropy(gpu).cpu(), entanglement_entropy(cpu),
                           atol=1e-12)
-    assert abs(mutual_information(gpu, 5) - mutual_information(cpu, 5)) < 1e-12
+    on_gpu, on_cpu = mutual_information(gpu, 5), mutual_information(cpu, 5)
+    assert on_gpu.method == on_cpu.method == "exact"
+    assert abs(float(on_gpu) - float(on_cpu)) < 1e-12

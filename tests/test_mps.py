@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ import quimb.tensor as qtn
 import torch
 
 import tnborn
-from tnborn import MPSBornMachine
+from tnborn import Bond, MPSBornMachine
 from tnborn.datasets import bars_and_stripes, mnist
 from tnborn.mps.two_site import TwoSiteLearner
 from tnborn.sweeps import UpdateOptions, capped_step
@@ -39,7 +40,7 @@ def random_tensors(n, d, bond, *, dtype=torch.float64, seed=0):
                                         (11, 2, 3), (6, 3, 2)])
 def test_log_prob_is_normalized(n, d, bond, dtype):
     model = MPSBornMachine(n, d, init_bond=bond, dtype=dtype, seed=n + bond)
-    logp = model.log_prob(all_configurations(n, d))
+    logp = model.log_prob(all_configurations(n, d)).detach()
     assert abs(float(torch.logsumexp(logp, 0))) < 1e-10
 
 
@@ -49,7 +50,7 @@ def test_log_prob_matches_dense_contraction(dtype):
     psi = dense_state(tensors)
     expected = np.log(np.abs(psi) ** 2 / np.sum(np.abs(psi) ** 2))
     model = MPSBornMachine.from_tensors(tensors)
-    logp = model.log_prob(all_configurations(8, 3)).numpy()
+    logp = model.log_prob(all_configurations(8, 3)).detach().numpy()
     np.testing.assert_allclose(logp, expected, rtol=0, atol=1e-10)
     assert model.log_norm() == pytest.approx(0.0, abs=1e-12)
     # log_norm of the raw tensors equals ln sum |psi|^2
@@ -62,7 +63,7 @@ def test_batch_shape_is_kept():
     model = MPSBornMachine(5, seed=0)
     x = torch.randint(0, 2, (3, 4, 5))
     assert model.log_prob(x).shape == (3, 4)
-    assert model.nll(x) == pytest.approx(float(-model.log_prob(x).mean()))
+    assert model.nll(x) == pytest.approx(float(-model.log_prob(x).detach().mean()))
 
 
 def test_tiny_probabilities_stay_finite():
@@ -72,7 +73,21 @@ def test_tiny_probabilities_stay_finite():
     logp = model.log_prob(x)
     assert torch.isfinite(logp).all()
     assert (logp < 2 * math.log(1e-300)).all()  # even |psi| underflows in float64
-    assert float(torch.logsumexp(model.log_prob(model.sample(4)), 0)) < 0
+    assert float(torch.logsumexp(model.log_prob(model.sample(4)).detach(), 0)) < 0
+
+
+def test_bonds_and_bond_dims():
+    """Bond k joins sites k and k+1 and cuts sites 0..k from the rest; bond_dims and the
+    entropies are lists / tensors aligned with the bonds."""
+    model = MPSBornMachine.from_tensors(random_tensors(6, 3, 5, seed=4))
+    assert model.bonds == [Bond(0, (0,)), Bond(1, (0, 1)), Bond(2, (0, 1, 2)),
+                           Bond(3, (0, 1, 2, 3)), Bond(4, (0, 1, 2, 3, 4))]
+    # canonical at site 0: the right-isometric sites cap bond 4 at 3 = d; bond 0 keeps
+    # its given 5, though only 3 Schmidt values can be nonzero there
+    assert model.bond_dims == [5, 5, 5, 5, 3]
+    assert model.entanglement_entropy().shape == (5,)
+    assert [s.shape for s in model.bond_spectra()] == [(3,), (5,), (5,), (5,), (3,)]
+    assert model.center == 0 and model.num_parameters == 15 + 3 * 75 + 45 + 9
 
 
 # ---------------------------------------------------------------- canonical form
@@ -82,9 +97,9 @@ def test_canonical_form_isometries(dtype):
     x = all_configurations(9, 2)
     before = model.log_prob(x)
     for center in (4, 8, 0, 6):
-        model.canonicalize(center)
+        assert model.canonicalize_(center) is model
         assert model.center == center
-        for k, a in enumerate(model.tensors):
+        for k, a in enumerate(t.detach() for t in model.tensors):
             dl, d, dr = a.shape
             if k < center:
                 m = a.reshape(dl * d, dr)
@@ -94,7 +109,8 @@ def test_canonical_form_isometries(dtype):
                 m = a.reshape(dl, d * dr)
                 eye = torch.eye(dl, dtype=dtype)
                 torch.testing.assert_close(m @ m.mH, eye, atol=1e-12, rtol=0)
-        assert float(torch.linalg.norm(model.tensors[center])) == pytest.approx(1.0, abs=1e-12)
+        assert float(torch.linalg.norm(model.tensors[center].detach())) == \
+            pytest.approx(1.0, abs=1e-12)
         torch.testing.assert_close(model.log_prob(x), before, atol=1e-11, rtol=0)
 
 
@@ -107,7 +123,7 @@ def test_two_site_step_matches_autograd(dtype, d, minibatch):
     2, so three of the nine pair groups are empty."""
     n, k, lr = 6, 2, 0.01
     model = MPSBornMachine(n, d, init_bond=3, dtype=dtype, seed=4)
-    model.canonicalize(k)
+    model.canonicalize_(k)
     all_data = torch.randint(0, d, (60, n), generator=torch.Generator().manual_seed(5))
     all_data[:, k] = all_data[:, k].clamp_max(1)
     all_data = torch.unique(all_data, dim=0)
@@ -115,9 +131,10 @@ def test_two_site_step_matches_autograd(dtype, d, minibatch):
     data = all_data if rows is None else all_data[rows]
     weights = torch.arange(1, data.shape[0] + 1, dtype=torch.float64)
     weights = weights / weights.sum()
-    a, b = model.tensors[k], model.tensors[k + 1]
-    merged = torch.einsum("apb,bqc->apqc", a, b).detach().clone().requires_grad_(True)
-    others = [t.detach() for t in model.tensors]
+    tensors = [t.detach().clone() for t in model.tensors]  # the learner's plain list
+    a, b = tensors[k], tensors[k + 1]
+    merged = torch.einsum("apb,bqc->apqc", a, b).clone().requires_grad_(True)
+    others = [t.clone() for t in tensors]
 
     def nll(m):
         left = [t[:, data[:, j], :] for j, t in enumerate(others[:k])]  # (Dl, B, Dr)
@@ -141,9 +158,9 @@ def test_two_site_step_matches_autograd(dtype, d, minibatch):
 
     # one learner step on the same state, with no truncation and no step cap
     options = UpdateOptions(lr=lr, max_step=None, steps_per_bond=1, max_bond=1000, cutoff=0.0)
-    learner = TwoSiteLearner(model.tensors, all_data, options, center=k)
+    learner = TwoSiteLearner(tensors, all_data, options, center=k)
     learner.update(k, True, rows, weights)
-    got = torch.einsum("apb,bqc->apqc", model.tensors[k], model.tensors[k + 1])
+    got = torch.einsum("apb,bqc->apqc", tensors[k], tensors[k + 1])
     # the gauge of the split bond is free: compare the merged tensors
     torch.testing.assert_close(got, expected, atol=1e-12, rtol=0)
 
@@ -221,7 +238,7 @@ def test_complex_mps_learns_bars_and_stripes():
     model = MPSBornMachine(9, dtype=torch.complex128, seed=0)
     history = model.fit(data, sweeps=6, progress=False)
     assert history[-1]["train_nll"] <= math.log(len(data)) + 1e-3
-    logp = model.log_prob(all_configurations(9, 2))
+    logp = model.log_prob(all_configurations(9, 2)).detach()
     assert abs(float(torch.logsumexp(logp, 0))) < 1e-10
 
 
@@ -246,7 +263,7 @@ def test_max_bond_can_be_lowered_between_fits():
     model.max_bond = 3
     history = model.fit(data, sweeps=1, progress=False)
     assert max(model.bond_dims) == 3 and history[-1]["max_bond"] == 3
-    log_p = model.log_prob(all_configurations(16, 2))
+    log_p = model.log_prob(all_configurations(16, 2)).detach()
     assert float(torch.logsumexp(log_p, 0)) == pytest.approx(0.0, abs=1e-10)
     assert history[-1]["train_nll"] == pytest.approx(model.nll(data), abs=1e-10)
     for bad, error in [(0, ValueError), (2.5, TypeError)]:
@@ -293,8 +310,8 @@ def test_minibatch_is_reproducible_with_generator():
                                          (7, 3, torch.float64)])
 def test_zipper_samples_are_exact(n, d, dtype):
     model = MPSBornMachine.from_tensors(random_tensors(n, d, 4, dtype=dtype, seed=n))
-    model.canonicalize(n // 2)  # sampling must work from any centre
-    probs = model.log_prob(all_configurations(n, d)).exp().numpy()
+    model.canonicalize_(n // 2)  # sampling must work from any centre
+    probs = model.log_prob(all_configurations(n, d)).detach().exp().numpy()
     samples = model.sample(200_000, generator=torch.Generator().manual_seed(11))
     counts = np.bincount(codes(samples, d).numpy(), minlength=d ** n)
     assert chi_square_pvalue(counts, probs) > 1e-3
@@ -325,7 +342,7 @@ def test_conditional_sample_is_exact(mask_name, dtype):
     model = MPSBornMachine.from_tensors(random_tensors(n, d, 3, dtype=dtype, seed=21))
     known = torch.tensor(MASKS[mask_name], dtype=torch.bool)
     configs = all_configurations(n, d)
-    logp = model.log_prob(configs)
+    logp = model.log_prob(configs).detach()
     given = torch.tensor([1, 0, 1, 1, 0, 1, 0, 1])
     match = (configs[:, known] == given[known]).all(1)
     conditional = torch.where(match, logp.exp(), torch.zeros_like(logp)).numpy()
@@ -343,7 +360,7 @@ def test_conditional_sample_with_per_row_masks():
     n, d = 6, 3
     model = MPSBornMachine.from_tensors(random_tensors(n, d, 3, seed=8))
     configs = all_configurations(n, d)
-    p = model.log_prob(configs).exp()
+    p = model.log_prob(configs).detach().exp()
     given = torch.tensor([[2, 0, 1, 1, 0, 2], [0, 1, 2, 2, 1, 0]])
     masks = torch.tensor([[0, 0, 1, 0, 1, 0], [1, 0, 0, 0, 0, 1]], dtype=torch.bool)
     num = 100_000
@@ -397,8 +414,14 @@ def test_renyi_entropy_matches_dense_svd(alpha):
     psi = psi / np.linalg.norm(psi)
     model = MPSBornMachine.from_tensors(tensors)
     ours = model.entanglement_entropy(alpha).numpy()
+    spectra = model.bond_spectra()
+    assert ours.shape == (n - 1,) and len(spectra) == len(model.bonds) == n - 1
     for k in range(n - 1):
         s = np.linalg.svd(psi.reshape(d ** (k + 1), -1), compute_uv=False)
+        kept = spectra[k].numel()
+        assert kept <= model.bond_dims[k]
+        np.testing.assert_allclose(spectra[k].numpy(), s[:kept], rtol=0, atol=1e-10)
+        assert np.all(s[kept:] < 1e-10)
         lam = s ** 2
         if alpha == float("inf"):
             expected = -np.log(lam.max())
@@ -424,7 +447,7 @@ def test_quimb_round_trip(dtype):
     x = all_configurations(8, 3)
     qmps = model.to_quimb()
     dense = np.asarray(qmps.to_dense()).reshape(-1)
-    np.testing.assert_allclose(np.log(np.abs(dense) ** 2), model.log_prob(x).numpy(),
+    np.testing.assert_allclose(np.log(np.abs(dense) ** 2), model.log_prob(x).detach().numpy(),
                                atol=1e-10, rtol=0)
     back = MPSBornMachine.from_quimb(qmps)
     torch.testing.assert_close(back.log_prob(x), model.log_prob(x), atol=1e-10, rtol=0)
@@ -436,14 +459,15 @@ def test_from_quimb_reads_any_leg_order():
     model = MPSBornMachine.from_quimb(qmps)
     dense = np.asarray(qmps.to_dense()).reshape(-1)
     p = np.abs(dense) ** 2 / np.sum(np.abs(dense) ** 2)
-    np.testing.assert_allclose(model.log_prob(all_configurations(7, 3)).numpy(), np.log(p),
+    np.testing.assert_allclose(model.log_prob(all_configurations(7, 3)).detach().numpy(),
+                               np.log(p),
                                atol=1e-10, rtol=0)
 
 
 # --------------------------------------------------------------------- save/load
 def test_save_load_round_trip(tmp_path):
     model = MPSBornMachine(9, 3, init_bond=4, dtype=torch.complex128, seed=0, max_bond=17)
-    model.canonicalize(4)
+    model.canonicalize_(4)
     path = tmp_path / "mps.pt"
     model.save(path)
     x = all_configurations(9, 3)[::7]
@@ -452,6 +476,25 @@ def test_save_load_round_trip(tmp_path):
         assert loaded.max_bond == 17 and loaded.center == 4 and loaded.dtype == torch.complex128
         torch.testing.assert_close(loaded.log_prob(x), model.log_prob(x), atol=1e-12, rtol=0)
     assert [p.name for p in tmp_path.iterdir()] == ["mps.pt"]
+
+
+def test_version_1_files_still_load(tmp_path):
+    """A file as tnborn 0.1 wrote it (tensors as a list, the centre and a "torch.*" dtype
+    in the config) loads to the same distribution."""
+    tensors = random_tensors(7, 3, 4, dtype=torch.complex128, seed=12)
+    psi = dense_state(tensors)
+    expected = np.log(np.abs(psi) ** 2 / np.sum(np.abs(psi) ** 2))
+    payload = {"format": "tnborn-model", "version": 1, "class": "MPSBornMachine",
+               "config": {"n_sites": 7, "local_dim": 3, "max_bond": 17, "cutoff": 0.0,
+                          "dtype": "torch.complex128", "center": 4},
+               "state": {"tensors": tensors}}
+    path = tmp_path / "old.pt"
+    torch.save(payload, path)
+    loaded = tnborn.load(path)
+    assert isinstance(loaded, MPSBornMachine) and loaded.dtype == torch.complex128
+    assert loaded.center == 4 and loaded.max_bond == 17 and loaded.bond_dims == [3, 4, 4, 4, 4, 3]
+    np.testing.assert_allclose(loaded.log_prob(all_configurations(7, 3)).detach().numpy(),
+                               expected, rtol=0, atol=1e-10)
 
 
 def test_failed_save_leaves_nothing(tmp_path, monkeypatch):
@@ -488,18 +531,35 @@ def test_corrupt_and_foreign_files_are_rejected(tmp_path):
             tnborn.load(bad)
     broken_state = tmp_path / "broken.pt"
     payload = torch.load(good, weights_only=True)
-    payload["state"]["tensors"][2] = torch.zeros(3, 2, 2, dtype=torch.float64)
+    payload["state"]["tensors.2"] = torch.zeros(3, 2, 2, dtype=torch.float64)
     torch.save(payload, broken_state)
-    with pytest.raises(ValueError, match="bond"):
+    with pytest.raises(ValueError, match="bond 1"):
         tnborn.load(broken_state)
     nan_state = tmp_path / "nan.pt"
     payload = torch.load(good, weights_only=True)
-    payload["state"]["tensors"][1] = payload["state"]["tensors"][1] * float("nan")
+    payload["state"]["tensors.1"] = payload["state"]["tensors.1"] * float("nan")
     torch.save(payload, nan_state)
     with pytest.raises(ValueError, match="non-finite"):
         tnborn.load(nan_state)
+    bad_centre = tmp_path / "centre.pt"
+    payload = torch.load(good, weights_only=True)
+    payload["state"]["_extra_state"] = {"center": 5}
+    torch.save(payload, bad_centre)
+    with pytest.raises(ValueError, match="centre 5 is outside 0..4"):
+        tnborn.load(bad_centre)
     with pytest.raises(FileNotFoundError):
         tnborn.load(tmp_path / "absent.pt")
+
+
+def test_load_rejects_mismatched_bonds(tmp_path):
+    good = tmp_path / "good.pt"
+    MPSBornMachine(5, seed=0).save(good)
+    payload = torch.load(good, weights_only=True)
+    payload["state"]["tensors.2"] = torch.zeros(3, 2, 2, dtype=torch.float64)
+    broken = tmp_path / "broken.pt"
+    torch.save(payload, broken)
+    with pytest.raises(ValueError, match="bond"):
+        tnborn.load(broken)
 
 
 # ------------------------------------------------------------------- bad input
@@ -538,7 +598,7 @@ def test_bad_arguments_raise():
     with pytest.raises(TypeError, match="bool"):
         model.conditional_sample(data, torch.ones(3, 4))
     with pytest.raises(ValueError, match="center"):
-        model.canonicalize(4)
+        model.canonicalize_(4)
     with pytest.raises(ValueError, match="alpha"):
         model.entanglement_entropy(alpha=0)
     with pytest.raises(ValueError, match="n_sites"):
@@ -562,3 +622,107 @@ def test_from_tensors_validates():
         MPSBornMachine.from_tensors([torch.rand(2, 2)] + good[1:])
     with pytest.raises(ValueError, match="norm is zero"):
         MPSBornMachine.from_tensors([torch.zeros_like(t) for t in good])
+
+
+# ------------------------------------------------------------ fit(method="gradient")
+def test_gradient_fit_learns_bars_and_stripes_at_bond_16():
+    """Adam on all tensors at D = 16 (built at init_bond=16: the gradient method keeps
+    the bonds). Full batch, lr 0.02: train NLL <= ln 30 + 0.05 first at sweep 178 (seed
+    0) and 165 (seed 1); 250 sweeps take about 5 s of training on one thread."""
+    data = bars_and_stripes(4, 4)
+    model = MPSBornMachine(16, max_bond=16, init_bond=16, seed=0)
+    dims = model.bond_dims
+    assert dims == [2, 4, 8] + [16] * 9 + [8, 4, 2]
+    start = time.perf_counter()
+    history = model.fit(data, method="gradient", sweeps=250, progress=False)
+    elapsed = time.perf_counter() - start
+    assert len(history) == 250 and history[-1]["step"] == 250
+    assert 0 < history[-1]["seconds"] <= elapsed
+    target = math.log(30) + 0.05
+    assert history[0]["train_nll"] > target
+    assert history[-1]["train_nll"] <= target
+    assert history[-1]["train_nll"] == pytest.approx(model.nll(data), abs=1e-10)
+    assert model.bond_dims == dims and model._is_canonical() and model.center == 0
+    log_p = model.log_prob(all_configurations(16, 2)).detach()
+    assert abs(float(torch.logsumexp(log_p, 0))) < 1e-10
+    # most of the probability sits on the 30 patterns
+    assert float(log_p[codes(data, 2)].exp().sum()) > 0.95
+
+
+def test_middle_cut_of_bars_and_stripes_needs_bond_15():
+    """Why max_bond 8 cannot reach ln 30 in row-major order: NLL = ln 30 needs p uniform
+    on exactly the 30 patterns, and every state supported on exactly them has Schmidt
+    rank >= 15 across the middle bond (upper two rows | lower two rows)."""
+    data = bars_and_stripes(4, 4)
+    assert data.shape == (30, 16) and torch.unique(data, dim=0).shape[0] == 30
+    assert MPSBornMachine(16, seed=0).bonds[7].sites == tuple(range(8))  # the middle cut
+    upper = [tuple(row) for row in data[:, :8].tolist()]
+    lower = [tuple(row) for row in data[:, 8:].tolist()]
+    rows, cols = sorted(set(upper)), sorted(set(lower))
+    # 16 bar halves (column pattern c, twice) and 2 stripe halves with unequal rows
+    assert len(rows) == len(cols) == 18
+    amplitudes = np.zeros((18, 18))
+    for u, v in zip(upper, lower):
+        amplitudes[rows.index(u), cols.index(v)] = 1 / math.sqrt(30)
+    assert np.count_nonzero(amplitudes) == 30
+    assert np.sum(amplitudes ** 2) == pytest.approx(1.0, abs=1e-14)
+    assert np.linalg.matrix_rank(amplitudes) == 15
+    schmidt = np.linalg.svd(amplitudes, compute_uv=False)
+    assert np.sum(schmidt > 1e-12) == 15
+    # Schmidt values: 14 bars at 1/sqrt(30), and the 4x4 stripe block's one at 4/sqrt(30)
+    np.testing.assert_allclose(schmidt[:15], [4 / math.sqrt(30)] + [1 / math.sqrt(30)] * 14,
+                               rtol=0, atol=1e-12)
+
+    # the support is block diagonal: connected components of the bipartite support graph
+    support = amplitudes != 0
+    blocks, seen = [], set()
+    for start in range(18):
+        if start in seen:
+            continue
+        block_rows, block_cols, todo = {start}, set(), [("r", start)]
+        while todo:
+            side, i = todo.pop()
+            if side == "r":
+                new = set(np.nonzero(support[i])[0]) - block_cols
+                block_cols |= new
+                todo += [("c", j) for j in new]
+            else:
+                new = set(np.nonzero(support[:, i])[0]) - block_rows
+                block_rows |= new
+                todo += [("r", j) for j in new]
+        seen |= block_rows
+        blocks.append((sorted(block_rows), sorted(block_cols)))
+    shapes = sorted((len(r), len(c)) for r, c in blocks)
+    assert shapes == [(1, 1)] * 14 + [(4, 4)]
+    big_rows, big_cols = next(b for b in blocks if len(b[0]) == 4)
+    assert support[np.ix_(big_rows, big_cols)].all()  # the stripe block is full
+    # rank of a block-diagonal matrix = sum of its blocks' ranks, each >= 1 when nonzero
+    # (15 blocks); any amplitudes on this support reach at least that, and a rank-1
+    # stripe block exactly that
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        other = np.where(support, rng.normal(size=support.shape), 0.0)
+        other[support & (other == 0)] = 1.0
+        assert np.linalg.matrix_rank(other) >= 15
+    lowest = np.where(support, 1.0, 0.0)
+    lowest[np.ix_(big_rows, big_cols)] = np.outer(rng.uniform(1, 2, 4), rng.uniform(1, 2, 4))
+    assert np.linalg.matrix_rank(lowest) == 15
+
+
+# ----------------------------------------------------------------------- seeding
+def test_seeded_minibatch_fits_are_identical():
+    """Minibatch order comes from the model's own stream: two models built with the same
+    seed train to bitwise-identical tensors with identical histories."""
+    data = bars_and_stripes(4, 4)
+    runs = []
+    for seed in (3, 3, 4):
+        model = MPSBornMachine(16, seed=seed)
+        history = model.fit(data, sweeps=2, batch_size=5, progress=False)
+        runs.append((model, [h["train_nll"] for h in history]))
+    (a, nll_a), (b, nll_b), (c, nll_c) = runs
+    assert nll_a == nll_b and nll_a != nll_c
+    assert a.bond_dims == b.bond_dims and a.center == b.center
+    for s, t in zip(a.tensors, b.tensors):
+        assert s.dtype == t.dtype and s.shape == t.shape
+        assert s.detach().contiguous().numpy().tobytes() == \
+            t.detach().contiguous().numpy().tobytes()

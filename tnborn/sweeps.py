@@ -7,16 +7,14 @@ minibatch plan of a sweep and the loop that records one dict per sweep.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import torch
 
 from .backend import real_dtype
-from .base import _check_count
-from .checks import check_positive
-from .progress import TrainingBar
+from .checks import check_count, check_positive
+from .fitloop import FitLoop
 
 
 @dataclass
@@ -78,8 +76,8 @@ def update_options(*, lr, max_step, steps_per_bond, max_bond, cutoff,
     return UpdateOptions(lr=check_positive(lr, "lr"),
                          max_step=None if max_step is None else check_positive(max_step,
                                                                                "max_step"),
-                         steps_per_bond=_check_count(steps_per_bond, "steps_per_bond"),
-                         max_bond=_check_count(max_bond, "max_bond"),
+                         steps_per_bond=check_count(steps_per_bond, "steps_per_bond"),
+                         max_bond=check_count(max_bond, "max_bond"),
                          cutoff=check_cutoff(cutoff), normalized=normalized)
 
 
@@ -104,58 +102,64 @@ def minibatches(inverse: torch.Tensor, weights: torch.Tensor, batch_size: int | 
 
 
 def fit_by_sweeps(model, data: torch.Tensor, *, make_learner: Callable, schedule: Sequence,
-                  sweeps: int, batch_size: int | None, test_data: torch.Tensor | None,
-                  progress: bool, generator, largest_bond: Callable[[], int], desc: str,
-                  after_update: Callable | None = None,
-                  max_seconds: float | None = None) -> list[dict]:
+                  start_center: int, center_after: Callable, sweeps: int, options: UpdateOptions,
+                  batch_size: int | None, test_data: torch.Tensor | None, progress: bool,
+                  generator, max_seconds: float | None, checkpoint, checkpoint_every,
+                  resume, desc: str) -> list[dict]:
     """Run ``sweeps`` passes of ``learner.update(*step, rows, weights)`` over ``schedule``.
 
-    With ``max_seconds``, training stops after the first update that brings the
-    training time to that budget; the unfinished sweep is recorded (``"partial": True``).
+    The learner works on a plain list of the model's tensors, canonical at
+    ``start_center`` (the model is brought there unless resuming); ``center_after(step)``
+    is the centre after an update. The model's parameters are replaced by the list after
+    every sweep (and when training stops for any reason), so the model is always
+    canonical and normalized at its centre. Identical rows of ``data`` are merged with
+    weights; ``make_learner(tensors, unique_rows)`` builds the learner with its cached
+    environments. With ``max_seconds``, training stops after the first update that brings
+    the training time to that budget; the unfinished sweep is recorded
+    (``"partial": True``). Checkpoints and resumption: :mod:`tnborn.fitloop`.
 
-    Identical rows of ``data`` are merged with weights; ``make_learner(unique_rows)``
-    builds the learner (with its cached environments). Returns one dict per sweep:
-    ``step``, ``train_nll``, ``test_nll`` (with test data), ``seconds`` (cumulative
-    training time, evaluation excluded), ``max_bond``.
+    Returns one dict per sweep: ``step``, ``train_nll``, ``test_nll`` (with test data),
+    ``seconds`` (cumulative training time, evaluation excluded), ``max_bond``.
     """
-    sweeps = _check_count(sweeps, "sweeps")
-    if max_seconds is not None:
-        max_seconds = check_positive(max_seconds, "max_seconds")
     if batch_size is not None:
-        batch_size = _check_count(batch_size, "batch_size")
-    unique, inverse, counts = torch.unique(data, dim=0, return_inverse=True, return_counts=True)
-    weights = counts.to(real_dtype(model.dtype)) / data.shape[0]
-    learner = make_learner(unique)
-    history = []
-    elapsed = 0.0
-    bar = TrainingBar(updates=sweeps * len(schedule), max_seconds=max_seconds, unit="update",
-                      desc=desc, enabled=progress)
-    try:
-        for sweep in range(1, sweeps + 1):
-            start = time.perf_counter()
-            batches = minibatches(inverse, weights, batch_size, generator)
-            out_of_time = False
-            for index, step in enumerate(schedule):
-                rows, batch_weights = batches[index % len(batches)]
-                learner.update(*step, rows, batch_weights)
-                if after_update is not None:
-                    after_update(step)
-                if bar.advance(elapsed + time.perf_counter() - start):
-                    out_of_time = index + 1 < len(schedule)
-                    break
-            elapsed += time.perf_counter() - start
-            with torch.no_grad():
-                record = {"step": sweep,
-                          "train_nll": float(-(weights * model._log_prob(unique)).sum()),
-                          "seconds": elapsed, "max_bond": largest_bond()}
-                if test_data is not None:
-                    record["test_nll"] = float(-model._log_prob(test_data).mean())
-            if out_of_time:
-                record["partial"] = True
-            bar.set_postfix(nll=f"{record['train_nll']:.4f}", D=record["max_bond"])
-            history.append(record)
-            if max_seconds is not None and elapsed >= max_seconds:
-                break
-    finally:
-        bar.close()
-    return history
+        batch_size = check_count(batch_size, "batch_size")
+    rng = model.random_stream(generator)
+    plan = {"method": "sweep", "lr": options.lr, "batch_size": batch_size,
+            "max_step": options.max_step, "steps_per_bond": options.steps_per_bond,
+            "normalized_steps": options.normalized, "max_bond": options.max_bond,
+            "cutoff": options.cutoff}
+    with FitLoop(model, kind="sweep", total=sweeps, updates_per_pass=len(schedule),
+                 unit="sweeps", desc=desc, progress=progress, max_seconds=max_seconds,
+                 checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume,
+                 options=plan, data={"train": data, "test": test_data}, rng=rng) as loop:
+        if resume is None:
+            model.canonicalize_(start_center)
+        unique, inverse, counts = torch.unique(data, dim=0, return_inverse=True,
+                                               return_counts=True)
+        weights = counts.to(real_dtype(model.dtype)) / data.shape[0]
+        tensors = model._plain_tensors()
+        center = model.center
+        learner = make_learner(tensors, unique)
+        try:
+            for sweep in loop.passes():
+                batches = minibatches(inverse, weights, batch_size, rng)
+                out_of_time = False
+                for index, step in enumerate(schedule):
+                    rows, batch_weights = batches[index % len(batches)]
+                    learner.update(*step, rows, batch_weights)
+                    center = center_after(step)
+                    if loop.tick():
+                        out_of_time = index + 1 < len(schedule)
+                        break
+                seconds = loop.end_pass()
+                model._replace_tensors(tensors, center, canonical=True)
+                with torch.no_grad():
+                    record = {"step": sweep,
+                              "train_nll": float(-(weights * model._log_prob(unique)).sum()),
+                              "seconds": seconds, "max_bond": max(model.bond_dims)}
+                    if test_data is not None:
+                        record["test_nll"] = float(-model._log_prob(test_data).mean())
+                loop.finish(sweep, record, partial=out_of_time)
+        finally:
+            model._replace_tensors(tensors, center, canonical=True)
+    return loop.history

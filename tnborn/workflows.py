@@ -1,7 +1,8 @@
 """What the `tnborn` commands do, as functions that write files and return their results
 as data (plain dicts); :mod:`tnborn.cli` adds argument parsing and printing.
 
-* :func:`train_run`: train a named model on a named data set, save it and its history;
+* :func:`train_run`: train a named model on a named data set or the user's own file,
+  save it, its history and (while it trains) a checkpoint to resume from;
 * :func:`sample_run`: draw samples of a saved model as an image grid;
 * :func:`inpaint_run`: hide half of test images and restore them with the model;
 * :func:`ising_run`: variational free energy of the 2D Ising model against Kaufman's.
@@ -16,85 +17,110 @@ import torch
 
 from .arnn import HAN, MADE, PixelCNN
 from .base import load
-from .born import TensorNetworkBornMachine
+from .catalog import (DATA_NAMES, DEFAULT_STEPS, ISING_BETA_ANNEAL, ISING_LR, ISING_MODELS,
+                      check_model_name)
 from .checks import check_int
 from .figures import entanglement_figure, image_shape, inpainting_rows, known_mask, nll_figure
 from .physics import Ising2D, free_energy, ising2d_log_z, train_variational
 from .plotting import image_grid
-from .presets import check_image_shape, check_model_name, load_data, make_model
-from .training import parse_budget, train_model
+from .presets import check_image_shape, load_data, load_user_data, make_model
+from .training import train_model
 
-# sweeps (Born machines) or epochs (networks) when train_run is given no budget
-DEFAULT_STEPS = {"mps": 10, "ttn": 10, "made": 20, "pixelcnn": 10}
-ISING_MODELS = ("made", "pixelcnn", "han")
-ISING_LR = {"made": 1e-3, "pixelcnn": 1e-3, "han": 1e-2}
-ISING_BETA_ANNEAL = 0.99  # first steps at beta (1 - 0.99^t), as in Wu, Wang, Zhang
+CHECKPOINT_NAME = "checkpoint.pt"
 
 
-def count_parameters(model) -> int:
-    """Trainable numbers of a model: tensor entries of a Born machine, else the sum of
-    ``p.numel()`` over the network's parameters."""
-    if isinstance(model, TensorNetworkBornMachine):
-        return model.num_parameters
-    return sum(p.numel() for p in model.parameters())
-
-
-def train_run(model: str, data: str, out, *, budget=None, max_bond: int | None = None,
+def train_run(model: str, data, out, *, budget=None, max_bond: int | None = None,
               images: int | None = None, test_images: int | None = None,
-              lr: float | None = None, batch_size: int | None = None, seed: int = 0,
-              progress: bool = True) -> dict:
-    """Train the preset ``model`` (see :mod:`tnborn.presets`) on the data set ``data``.
+              test_data=None, threshold: float | None = None, lr: float | None = None,
+              batch_size: int | None = None,
+              seed: int = 0, progress: bool = True, device=None, resume=None,
+              checkpoint_every=1) -> dict:
+    """Train the preset ``model`` (see :mod:`tnborn.catalog`) on ``data``: a data-set name
+    (``bas``, ``digits``, ``mnist``) or the path of the user's own file
+    (:func:`tnborn.presets.load_user_data`; ``test_data`` a path of its test set,
+    ``threshold`` binarizes it at value > threshold).
 
     ``budget``: anything :func:`tnborn.training.parse_budget` takes (None:
-    :data:`DEFAULT_STEPS`); ``lr``, ``batch_size``: fit options (None: the presets).
-    Writes into ``out`` (created): ``model.pt`` (``model.save``), ``history.json`` (this
-    function's result with the per-sweep/epoch history), ``nll.png`` and, for Born
-    machines, ``entanglement.png``. Returns the summary: ``model``, ``class``, ``data``,
-    sizes, ``budget``, ``parameters``, final ``train_nll`` / ``test_nll``,
-    ``train_seconds``, ``steps``, ``history`` and ``files``.
+    :data:`tnborn.catalog.DEFAULT_STEPS`); ``lr``, ``batch_size``: fit options (None: the
+    model's own). While training, ``out/checkpoint.pt`` is rewritten every
+    ``checkpoint_every`` sweeps/epochs (or seconds, ``"60s"``); ``resume``: a checkpoint
+    to continue from (the same model, data and options). Writes into ``out`` (created):
+    ``model.pt`` (``model.save``), ``history.json`` (this function's result with the
+    per-sweep/epoch history), ``nll.png`` and, for models with bonds,
+    ``entanglement.png``. Returns the summary: ``model``, ``class``, ``data``, sizes,
+    ``budget``, ``parameters``, final ``train_nll`` / ``test_nll``, ``train_seconds``,
+    ``steps``, ``history`` and ``files``.
     """
     check_model_name(model)
-    budget = parse_budget(budget if budget is not None else DEFAULT_STEPS[model])
-    dataset = load_data(data, images=images, test_images=test_images, seed=seed)
-    net = make_model(model, dataset.train.shape[1], image_shape=dataset.image_shape,
-                     max_bond=max_bond, seed=seed)
+    dataset = _training_data(data, test_data, threshold, images, test_images, seed)
+    net = make_model(model, dataset.train.shape[1], local_dim=_alphabet(dataset),
+                     image_shape=dataset.image_shape, max_bond=max_bond, seed=seed,
+                     device=device)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     options = {key: value for key, value in (("lr", lr), ("batch_size", batch_size))
                if value is not None}
-    history = train_model(net, dataset.train, budget=budget, test_data=dataset.test,
-                          progress=progress, generator=torch.Generator().manual_seed(seed),
-                          **options)
     files = {"model": out / "model.pt", "history": out / "history.json"}
+    if net.fit_unit is not None:
+        budget = budget if budget is not None else DEFAULT_STEPS[model]
+        files["checkpoint"] = out / CHECKPOINT_NAME
+        options.update(checkpoint=files["checkpoint"], checkpoint_every=checkpoint_every,
+                       resume=resume)
+    elif resume is not None:
+        raise ValueError(f"{model} is fitted in one closed-form step: there is nothing to "
+                         "resume")
+    history = train_model(net, dataset.train, budget=budget, test_data=dataset.test,
+                          progress=progress, **options)
     net.save(files["model"])
     files["nll"] = nll_figure(history, out / "nll.png",
-                              title=f"{model} on {data}: negative log-likelihood")
-    if isinstance(net, TensorNetworkBornMachine):
+                              title=f"{model} on {dataset.name}: negative log-likelihood")
+    if net.has_bonds:
         files["entanglement"] = entanglement_figure(
-            net.entanglement_entropy(), out / "entanglement.png",
-            title=f"{model} on {data}: entanglement")
+            net.entanglement_entropy(), net.bonds, out / "entanglement.png",
+            title=f"{model} on {dataset.name}: entanglement")
     summary = {
-        "model": model, "class": type(net).__name__, "data": data,
+        "model": model, "class": type(net).__name__, "data": dataset.name,
         "train_images": len(dataset.train), "test_images": len(dataset.test),
-        "image_shape": list(dataset.image_shape), "budget": str(budget),
-        "parameters": count_parameters(net), "train_nll": net.nll(dataset.train),
-        "test_nll": net.nll(dataset.test), "train_seconds": history[-1]["seconds"],
-        "steps": history[-1]["step"], "history": history,
-        "files": {key: str(path) for key, path in files.items()},
+        "image_shape": list(dataset.image_shape) if dataset.image_shape else None,
+        "budget": str(budget) if net.fit_unit is not None else "closed form",
+        "device": str(net.device), "parameters": net.num_parameters,
+        "train_nll": net.nll(dataset.train), "test_nll": net.nll(dataset.test),
+        "train_seconds": history[-1]["seconds"], "steps": history[-1]["step"],
+        "history": history, "files": {key: str(path) for key, path in files.items()},
     }
     files["history"].write_text(json.dumps(summary, indent=1))
     return summary
 
 
-def sample_run(model_path, png, *, num: int = 64, seed: int = 0, shape=None) -> dict:
+def _training_data(data, test_data, threshold, images, test_images, seed):
+    """A preset data set by name, or the user's file at the path ``data``."""
+    if isinstance(data, str) and data in DATA_NAMES:
+        if test_data is not None or threshold is not None:
+            raise ValueError(f"{data} has its own test split and values; a test file and "
+                             "a threshold go with a data file")
+        return load_data(data, images=images, test_images=test_images, seed=seed)
+    if images is not None or test_images is not None:
+        raise ValueError("images / test_images select from a named data set; give a file "
+                         "with the rows to use")
+    return load_user_data(data, test_path=test_data, threshold=threshold, seed=seed)
+
+
+def _alphabet(dataset) -> int:
+    """Values per site of a data set: its largest value + 1, at least 2."""
+    return max(2, int(max(int(dataset.train.max()), int(dataset.test.max()))) + 1)
+
+
+def sample_run(model_path, png, *, num: int = 64, seed: int = 0, shape=None,
+               device=None) -> dict:
     """Draw ``num`` samples of the model saved at ``model_path`` (``tnborn.load``) with a
     generator seeded by ``seed`` and write them as an image grid to ``png``.
 
     ``shape`` ``(H, W)``: the image shape (None: :func:`tnborn.figures.image_shape`).
+    ``device``: where the model samples (None: the CPU).
     Returns ``class``, ``num``, ``shape``, ``png`` and the ``samples`` tensor.
     """
     num = check_int(num, "number of samples", 1)
-    model = load(model_path)
+    model = load(model_path, device=device)
     shape = image_shape(model) if shape is None else check_image_shape(shape, model.n_sites)
     samples = model.sample(num, generator=torch.Generator(model.device).manual_seed(seed))
     path = image_grid(samples.cpu(), shape, png, title=f"{type(model).__name__} samples")
@@ -103,7 +129,7 @@ def sample_run(model_path, png, *, num: int = 64, seed: int = 0, shape=None) -> 
 
 
 def inpaint_run(model_path, data: str, png, *, rows: int = 8, hide: str = "lower",
-                restorations: int = 3, seed: int = 0) -> dict:
+                restorations: int = 3, seed: int = 0, device=None) -> dict:
     """Hide the ``hide`` half (lower, upper, left, right) of the first ``rows`` test images
     of the data set ``data``, restore it ``restorations`` times with
     ``model.conditional_sample`` and write originals, masked images and restorations
@@ -115,7 +141,7 @@ def inpaint_run(model_path, data: str, png, *, rows: int = 8, hide: str = "lower
     """
     rows = check_int(rows, "rows", 1)
     restorations = check_int(restorations, "restorations", 1)
-    model = load(model_path)
+    model = load(model_path, device=device)
     dataset = load_data(data, seed=seed)
     n_sites = dataset.test.shape[1]
     if model.n_sites != n_sites:
@@ -138,7 +164,8 @@ def inpaint_run(model_path, data: str, png, *, rows: int = 8, hide: str = "lower
 
 def ising_run(model: str = "made", *, L: int = 8, beta: float = 0.44, steps: int = 500,
               batch_size: int = 1000, lr: float | None = None, z2: bool = False,
-              samples: int = 100_000, seed: int = 0, progress: bool = True) -> dict:
+              samples: int = 100_000, seed: int = 0, progress: bool = True,
+              device=None) -> dict:
     """Train a variational autoregressive network (``model``: made, pixelcnn or han) on the
     periodic L x L Ising model at ``beta`` (:func:`tnborn.physics.train_variational`,
     beta annealed over the first steps, ``z2`` symmetrization), then estimate its free
@@ -154,12 +181,12 @@ def ising_run(model: str = "made", *, L: int = 8, beta: float = 0.44, steps: int
     hamiltonian = Ising2D(L)
     n = hamiltonian.n_sites
     if model == "made":
-        net = MADE(n, hidden=128, seed=seed)
-    elif model == "pixelcnn":
-        net = PixelCNN((L, L), first_kernel=2 * L - 1, seed=seed)  # sees the whole past
+        net = MADE(n, hidden=128, seed=seed, device=device)
+    elif model == "pixelcnn":  # a first layer that sees the whole past
+        net = PixelCNN((L, L), first_kernel=2 * L - 1, seed=seed, device=device)
     else:
-        net = HAN(L, beta=beta, seed=seed)
-    generator = torch.Generator().manual_seed(seed)
+        net = HAN(L, beta=beta, seed=seed, device=device)
+    generator = torch.Generator(net.device).manual_seed(seed)
     history = train_variational(net, hamiltonian, beta, steps=steps, batch_size=batch_size,
                                 lr=ISING_LR[model] if lr is None else lr,
                                 beta_anneal=ISING_BETA_ANNEAL, z2=z2, progress=progress,

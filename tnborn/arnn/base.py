@@ -15,13 +15,14 @@ q_s(x) = (q(x) + q(1 - x)) / 2 in ``log_prob``, ``sample`` and ``conditional_sam
 from __future__ import annotations
 
 import math
-import time
 
 import torch
 
-from ..base import GenerativeModel, _check_count
-from ..checks import check_positive
-from ..progress import TrainingBar
+from ..base import GenerativeModel
+from ..checks import check_count, check_local_dim, check_positive
+from ..fitloop import FitLoop
+from ..gradient_fit import minibatch_pass
+from ..supports import Discrete
 
 
 def draw_from_logits(logits: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
@@ -38,10 +39,8 @@ class AutoregressiveModel(GenerativeModel):
 
     def __init__(self, n_sites: int, local_dim: int = 2, order=None):
         super().__init__()
-        self.n_sites = _check_count(n_sites, "n_sites")
-        self.local_dim = _check_count(local_dim, "local_dim")
-        if self.local_dim < 2:
-            raise ValueError(f"local_dim must be >= 2, got {local_dim}")
+        self.n_sites = check_count(n_sites, "n_sites")
+        self.support = Discrete(check_local_dim(local_dim))
         if order is None:
             order = torch.arange(self.n_sites)
         order = torch.as_tensor(order, dtype=torch.long)
@@ -51,14 +50,46 @@ class AutoregressiveModel(GenerativeModel):
         self.register_buffer("order", order, persistent=False)
         self.z2_symmetric = False
 
+    # ------------------------------------------------------------ capabilities
+    @property
+    def supports_z2(self) -> bool:
+        return self.local_dim == 2
+
+    def _marginal_is_exact(self, mask: torch.Tensor) -> bool:
+        return self._is_prefix(mask[None])
+
+    def _conditional_is_exact(self, known: torch.Tensor) -> bool:
+        return self._is_prefix(known)
+
+    def _is_prefix(self, known: torch.Tensor) -> bool:
+        """Whether in every row of the bool mask ``known`` ``(B, n_sites)`` the known
+        sites come first in the site order."""
+        in_order = known[:, self.order]
+        return bool((in_order.long().cumprod(1).sum(1) == in_order.sum(1)).all())
+
+    def _order_start(self) -> str:
+        return f"order starts {self.order[:8].tolist()}..."
+
+    def _exact_marginal_hint(self) -> str:
+        return (f"; the marginal of an autoregressive net is exact when the sites are a "
+                f"prefix of its site order ({self._order_start()})")
+
+    def _inexact_conditional_message(self) -> str:
+        return (f"conditional_sample of {type(self).__name__} is exact only when the known "
+                f"sites are a prefix of its site order ({self._order_start()})")
+
     # ----------------------------------------------------------------- kernels
     def _logits(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    def _site_log_conditionals(self, x: torch.Tensor) -> torch.Tensor:
+        """ln q(x_s | sites before s in the order), ``(B, n_sites)`` (no symmetrization)."""
+        logp = torch.log_softmax(self._logits(x), dim=-1)
+        return logp.gather(-1, x[..., None])[..., 0]
+
     def _plain_log_prob(self, x: torch.Tensor) -> torch.Tensor:
         """ln q(x) of the autoregressive factorization (no symmetrization), ``(B,)``."""
-        logp = torch.log_softmax(self._logits(x), dim=-1)
-        return logp.gather(-1, x[..., None])[..., 0].sum(-1)
+        return self._site_log_conditionals(x).sum(-1)
 
     def _log_prob(self, x: torch.Tensor) -> torch.Tensor:
         logp = self._plain_log_prob(x)
@@ -66,30 +97,18 @@ class AutoregressiveModel(GenerativeModel):
             return logp
         return torch.logaddexp(logp, self._plain_log_prob(1 - x)) - math.log(2.0)
 
-    def _site_log_conditionals(self, x: torch.Tensor) -> torch.Tensor:
-        """ln q(x_s | sites before s in the order), ``(B, n_sites)`` (no symmetrization)."""
-        logp = torch.log_softmax(self._logits(x), dim=-1)
-        return logp.gather(-1, x[..., None])[..., 0]
-
-    def is_prefix(self, known: torch.Tensor) -> bool:
-        """Whether the sites of the bool mask ``known`` ``(n_sites,)`` come first in the
-        site order (then their marginal is exact)."""
-        return bool(known[self.order].long().cumprod(0).sum() == known.sum())
-
     def _marginal_log_prob(self, x: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
-        if not self.is_prefix(known):
-            try:
-                return super()._marginal_log_prob(x, known)
-            except ValueError:
-                raise ValueError("exact marginals of an autoregressive model need the "
-                                 "sites to be a prefix of its site order (order starts "
-                                 f"{self.order[:8].tolist()}...), or few enough other "
-                                 "sites to enumerate") from None
         logp = (self._site_log_conditionals(x) * known).sum(1)
         if not self.z2_symmetric:
             return logp
         flipped = (self._site_log_conditionals(1 - x) * known).sum(1)
         return torch.logaddexp(logp, flipped) - math.log(2.0)
+
+    def _conditional_log_prob(self, x: torch.Tensor, given: torch.Tensor) -> torch.Tensor:
+        """One pass for a plain net: the conditionals of the sites after the prefix."""
+        if self.z2_symmetric:
+            return super()._conditional_log_prob(x, given)
+        return (self._site_log_conditionals(x) * ~given).sum(1)
 
     def _draw_site(self, x: torch.Tensor, site: int, uniform: torch.Tensor) -> torch.Tensor:
         """Values of ``site`` drawn from its conditional given the rest of ``x``."""
@@ -122,12 +141,7 @@ class AutoregressiveModel(GenerativeModel):
         return x
 
     def _conditional_sample(self, x, known, generator) -> torch.Tensor:
-        in_order = known[:, self.order]
-        prefix = in_order.long().cumprod(1).sum(1)  # length of the known prefix per row
-        if (in_order.sum(1) != prefix).any():
-            raise ValueError("conditional_sample of an autoregressive model is exact only "
-                             "when the known sites are a prefix of its site order "
-                             f"(order starts {self.order[:8].tolist()}...)")
+        prefix = known[:, self.order].long().cumprod(1).sum(1)  # known prefix per row
         if not self.z2_symmetric:
             return self._sample_from(x.clone(), prefix, generator)
         flip = self._choose_z2_branch(x, known, generator)
@@ -137,63 +151,70 @@ class AutoregressiveModel(GenerativeModel):
     def _choose_z2_branch(self, x, known, generator) -> torch.Tensor:
         """For each row, whether to sample from the flipped branch q(1 - x): chosen with
         probability proportional to that branch's marginal of the known prefix."""
-        with torch.no_grad():
-            logits = torch.log_softmax(self._logits(x), -1)
-            flipped_logits = torch.log_softmax(self._logits(1 - x), -1)
-            direct = (logits.gather(-1, x[..., None])[..., 0] * known).sum(1)
-            flipped = (flipped_logits.gather(-1, (1 - x)[..., None])[..., 0] * known).sum(1)
+        direct = (self._site_log_conditionals(x) * known).sum(1)
+        flipped = (self._site_log_conditionals(1 - x) * known).sum(1)
         return torch.rand(x.shape[0], generator=generator, device=x.device,
                           dtype=direct.dtype) < torch.sigmoid(flipped - direct)
 
     # ---------------------------------------------------------------- training
-    def _fit(self, data: torch.Tensor, *, epochs: int = 10, lr: float = 1e-3,
-             batch_size: int = 100, test_data: torch.Tensor | None = None,
-             progress: bool = True, weight_decay: float = 0.0,
-             generator: torch.Generator | None = None,
-             max_seconds: float | None = None) -> list[dict]:
-        epochs = _check_count(epochs, "epochs")
-        if max_seconds is not None:
-            max_seconds = check_positive(max_seconds, "max_seconds")
-        batch_size = _check_count(batch_size, "batch_size")
-        if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
-            raise ValueError(f"lr must be a positive finite number, got {lr!r}")
-        optimizer = torch.optim.Adam(self.parameters(), lr=lr, weight_decay=weight_decay)
-        history = []
-        elapsed = 0.0
+    def fit(self, data, *, epochs: int = 10, lr: float = 1e-3, batch_size: int = 100,
+            test_data=None, progress: bool = True, weight_decay: float = 0.0,
+            generator: torch.Generator | None = None, max_seconds: float | None = None,
+            checkpoint=None, checkpoint_every=1, resume=None) -> list[dict]:
+        """Maximum likelihood with Adam on minibatches of ``data`` ``(N, n_sites)``, drawn
+        in a fresh random order each epoch (``generator``; None: the model's own stream).
+
+        ``max_seconds``: training-time budget; training stops after the minibatch that
+        reaches it (an unfinished epoch is recorded with ``"partial": True``).
+        ``checkpoint``, ``checkpoint_every``, ``resume``: see :mod:`tnborn.fitloop`.
+
+        Returns one dict per epoch: ``step``, ``train_nll``, ``test_nll`` (with
+        ``test_data``), ``seconds`` (cumulative training time, evaluation excluded).
+        """
+        return super().fit(data, epochs=epochs, lr=lr, batch_size=batch_size,
+                           test_data=test_data, progress=progress, weight_decay=weight_decay,
+                           generator=generator, max_seconds=max_seconds,
+                           checkpoint=checkpoint, checkpoint_every=checkpoint_every,
+                           resume=resume)
+
+    def _fit(self, data: torch.Tensor, *, epochs, lr, batch_size, test_data, progress,
+             weight_decay, generator, max_seconds, checkpoint, checkpoint_every,
+             resume) -> list[dict]:
+        batch_size = check_count(batch_size, "batch_size")
+        lr = check_positive(lr, "lr")
+        weight_decay = float(weight_decay)
+        if not (math.isfinite(weight_decay) and weight_decay >= 0):
+            raise ValueError(f"weight_decay must be a finite number >= 0, got {weight_decay}")
+        rng = self.random_stream(generator)
         total = data.shape[0]
         batches = math.ceil(total / batch_size)
-        bar = TrainingBar(updates=epochs * batches, max_seconds=max_seconds, unit="batch",
-                          desc=f"{type(self).__name__} epochs", enabled=progress)
-        try:
-            for epoch in range(1, epochs + 1):
-                start = time.perf_counter()
-                self.train()
-                perm = torch.randperm(total, generator=generator, device=data.device)
-                out_of_time = False
-                for first in range(0, total, batch_size):
-                    batch = data[perm[first:first + batch_size]]
-                    loss = -self._log_prob(batch).mean()
-                    optimizer.zero_grad()
-                    loss.backward()
-                    optimizer.step()
-                    if bar.advance(elapsed + time.perf_counter() - start):
-                        out_of_time = first + batch_size < total
-                        break
-                elapsed += time.perf_counter() - start
+        plan = {"method": "mle", "lr": lr, "batch_size": batch_size,
+                "weight_decay": weight_decay}
+        with FitLoop(self, kind="mle", total=epochs, updates_per_pass=batches,
+                     unit="epochs", desc=f"{type(self).__name__} epochs", progress=progress,
+                     max_seconds=max_seconds, checkpoint=checkpoint,
+                     checkpoint_every=checkpoint_every, resume=resume, options=plan,
+                     data={"train": data, "test": test_data}, rng=rng) as loop:
+            optimizer = torch.optim.Adam(self.parameters(), lr=lr, weight_decay=weight_decay)
+            if loop.extras:
+                optimizer.load_state_dict(loop.extras["optimizer"])
+            try:
+                for epoch in loop.passes():
+                    self.train()
+                    perm = torch.randperm(total, generator=rng, device=data.device)
+                    out_of_time = minibatch_pass(lambda batch: -self._log_prob(batch).mean(),
+                                                 data, perm, batch_size, optimizer, loop)
+                    seconds = loop.end_pass()
+                    self.eval()
+                    record = {"step": epoch, "train_nll": self._mean_nll(data),
+                              "seconds": seconds}
+                    if test_data is not None:
+                        record["test_nll"] = self._mean_nll(test_data)
+                    loop.finish(epoch, record, partial=out_of_time,
+                                extras=lambda: {"optimizer": optimizer.state_dict()})
+            finally:
                 self.eval()
-                record = {"step": epoch, "train_nll": self._mean_nll(data), "seconds": elapsed}
-                if test_data is not None:
-                    record["test_nll"] = self._mean_nll(test_data)
-                if out_of_time:
-                    record["partial"] = True
-                bar.set_postfix(nll=f"{record['train_nll']:.4f}")
-                history.append(record)
-                if max_seconds is not None and elapsed >= max_seconds:
-                    break
-        finally:
-            bar.close()
-            self.eval()
-        return history
+        return loop.history
 
     def _mean_nll(self, data: torch.Tensor, chunk: int = 4096) -> float:
         with torch.no_grad():
@@ -201,49 +222,19 @@ class AutoregressiveModel(GenerativeModel):
                         for i in range(0, data.shape[0], chunk))
         return total / data.shape[0]
 
-    def fit(self, data, *, epochs: int = 10, lr: float = 1e-3, batch_size: int = 100,
-            test_data=None, progress: bool = True, weight_decay: float = 0.0,
-            generator: torch.Generator | None = None,
-            max_seconds: float | None = None) -> list[dict]:
-        """Maximum likelihood with Adam on minibatches of ``data`` ``(N, n_sites)``.
-
-        ``max_seconds``: training-time budget; training stops after the minibatch that
-        reaches it (an unfinished epoch is recorded with ``"partial": True``).
-
-        Returns one dict per epoch: ``step``, ``train_nll``, ``test_nll`` (with
-        ``test_data``), ``seconds`` (cumulative training time, evaluation excluded).
-        """
-        return super().fit(data, epochs=epochs, lr=lr, batch_size=batch_size,
-                           test_data=test_data, progress=progress, weight_decay=weight_decay,
-                           generator=generator, max_seconds=max_seconds)
-
     # ------------------------------------------------------------------ saving
-    def _config(self) -> dict:
-        config = dict(self._constructor_config())
-        config["z2_symmetric"] = bool(self.z2_symmetric)
-        return config
+    def get_extra_state(self) -> dict:
+        return {"z2_symmetric": bool(self.z2_symmetric)}
 
-    def _constructor_config(self) -> dict:
-        """Keyword arguments that rebuild this model (plain Python values)."""
-        raise NotImplementedError
-
-    def _state(self) -> dict:
-        return {"parameters": dict(self.state_dict())}
+    def set_extra_state(self, state) -> None:
+        if not isinstance(state, dict) or not isinstance(state.get("z2_symmetric"), bool):
+            raise ValueError(f"bad autoregressive-model extra state {state!r}")
+        self.z2_symmetric = state["z2_symmetric"]
 
     @classmethod
-    def _from_saved(cls, config: dict, state: dict) -> "AutoregressiveModel":
+    def _from_version_1(cls, config: dict, state: dict) -> "AutoregressiveModel":
+        """A model from a file of tnborn 0.1 (z2 flag in the config)."""
         config = dict(config)
-        z2 = config.pop("z2_symmetric", False)
-        model = cls(**config)
-        params = state["parameters"]
-        for name, value in params.items():
-            if isinstance(value, torch.Tensor) and value.is_floating_point() \
-                    and not torch.isfinite(value).all():
-                raise ValueError(f"parameter {name} has non-finite entries")
-        try:
-            model.load_state_dict(params)
-        except RuntimeError as exc:
-            raise ValueError(f"saved parameters do not fit a {cls.__name__}: "
-                             f"{str(exc).splitlines()[0]}") from None
-        model.z2_symmetric = bool(z2)
-        return model
+        z2 = bool(config.pop("z2_symmetric", False))
+        return cls.from_config(config, {**state["parameters"],
+                                        "_extra_state": {"z2_symmetric": z2}})

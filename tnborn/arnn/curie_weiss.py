@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import torch
 
-from ..backend import resolve
+from ..backend import resolve_real
+from ..checks import check_beta, check_count, check_real
 from .base import AutoregressiveModel
-from ..base import _check_count
-from ..checks import check_beta, check_real
 
 
 class CurieWeissARNN(AutoregressiveModel):
@@ -30,14 +29,13 @@ class CurieWeissARNN(AutoregressiveModel):
     """
 
     def __init__(self, n: int, *, J: float = 1.0, h: float = 0.0, beta: float = 1.0,
-                 dtype=torch.float64, device=None):
-        super().__init__(_check_count(n, "n"), 2)
+                 dtype=torch.float64, device=None, seed: int | None = None):
+        super().__init__(check_count(n, "n"), 2)
         self.J = check_real(J, "J")
         self.h = check_real(h, "h")
         self.beta = check_beta(beta)
-        dtype, device = resolve(dtype, device)
-        if dtype.is_complex:
-            raise ValueError("CurieWeissARNN needs a real dtype")
+        dtype, device = resolve_real(dtype, device)
+        self._start_rng(seed)
         n = self.n_sites
         self.quadratic = torch.nn.Parameter(
             torch.full((n,), self.beta * self.J / (2 * n), dtype=dtype, device=device))
@@ -53,9 +51,12 @@ class CurieWeissARNN(AutoregressiveModel):
                              persistent=False)
         self.register_buffer("_offsets", 2 * k[None] - remaining[:, None], persistent=False)
 
-    def _constructor_config(self) -> dict:
+    def _config(self) -> dict:
         return {"n": self.n_sites, "J": self.J, "h": self.h, "beta": self.beta,
-                "dtype": str(self.quadratic.dtype)}
+                "dtype": str(self.quadratic.dtype).replace("torch.", ""), "seed": self.seed}
+
+    def _repr_fields(self) -> dict:
+        return {"n": self.n_sites, "J": self.J, "h": self.h, "beta": self.beta}
 
     def _up_logit_table(self) -> torch.Tensor:
         """Logit of s_i = +1 for every site i and every count u of up spins before it:

@@ -35,7 +35,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..backend import resolve_real, seeded_generator
+from ..backend import resolve_real
 from ..checks import check_beta, check_int, check_real
 from .base import AutoregressiveModel
 
@@ -189,7 +189,8 @@ class HAN(AutoregressiveModel):
     hidden : hidden units per layer of every level's network.
     depth : masked hidden layers per network (>= 1).
     dtype, device : float32/float64, torch device.
-    seed : seed of the initial parameters (torch's global RNG when None).
+    seed : seed of the initial parameters and of the model's own random stream
+        (minibatch order, samples); None: drawn from torch's global RNG.
 
     ``z2_symmetric`` (see :class:`AutoregressiveModel`) symmetrizes it under the global flip.
     """
@@ -205,9 +206,9 @@ class HAN(AutoregressiveModel):
         dtype, device = resolve_real(dtype, device)
         levels, contexts, last, neighbours, order = _geometry(L)
         super().__init__(L * L, 2, order=order)
-        self.L, self.hidden, self.depth, self.seed = L, hidden, depth, seed
+        self.L, self.hidden, self.depth = L, hidden, depth
         self.beta, self.J, self.h = beta, J, h
-        generator = seeded_generator(seed)
+        generator = self._start_rng(seed)
         self._contexts = contexts
         self.nets = torch.nn.ModuleList(
             _ConditionalMADE(c, lv.shape[1] - c, hidden, depth, dtype, generator)
@@ -222,11 +223,11 @@ class HAN(AutoregressiveModel):
         self.to(device)
 
     # ------------------------------------------------------------------ network
-    def _constructor_config(self) -> dict:
+    def _config(self) -> dict:
         return {"L": self.L, "beta": self.beta, "J": self.J, "h": self.h,
                 "hidden": self.hidden, "depth": self.depth,
                 "dtype": str(self.nets[0].weights[0].dtype).replace("torch.", ""),
-                "seed": None if self.seed is None else int(self.seed)}
+                "seed": self.seed}
 
     def _levels(self):
         return [getattr(self, f"level{k}") for k in range(len(self.nets))]
@@ -300,7 +301,7 @@ class HAN(AutoregressiveModel):
             x[:, self.last_sites] = torch.where(free, drawn, x[:, self.last_sites])
         return x
 
-    def __repr__(self) -> str:
-        heat = f"beta={self.beta}" if self.beta is not None else "learned last level"
-        return (f"HAN(L={self.L}, {heat}, hidden={self.hidden}, depth={self.depth}, "
-                f"levels={len(self.nets) + 1})")
+    def _repr_fields(self) -> dict:
+        last = f"heat bath at beta={self.beta}" if self.beta is not None else "learned"
+        return {"L": self.L, "hidden": self.hidden, "depth": self.depth,
+                "levels": len(self.nets) + 1, "last_level": last}

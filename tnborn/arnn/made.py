@@ -30,7 +30,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..backend import resolve_real, seeded_generator
+from ..backend import resolve_real
 from ..checks import check_int
 from .base import AutoregressiveModel, draw_from_logits
 
@@ -45,7 +45,8 @@ class MADE(AutoregressiveModel):
     depth : number of masked hidden layers (>= 1); the output layer comes on top.
     residual : add skip connections h + tanh(W h + b) between hidden layers.
     dtype, device : float32/float64, torch device.
-    seed : seed of the initial parameters (drawn from torch's global RNG when None).
+    seed : seed of the initial parameters and of the model's own random stream
+        (minibatch order, samples); None: drawn from torch's global RNG.
 
     The activation is tanh. Weights and biases start uniform in +-1/sqrt(fan-in), where
     fan-in counts the unmasked inputs of each unit.
@@ -61,8 +62,7 @@ class MADE(AutoregressiveModel):
             raise ValueError(f"residual must be True or False, got {residual!r}")
         self.residual = residual
         dtype, device = resolve_real(dtype, device)
-        self.seed = seed
-        generator = seeded_generator(seed)
+        generator = self._start_rng(seed)
         n, d, h = self.n_sites, self.local_dim, self.hidden
         self.binary_input = d == 2
         per_site = 1 if self.binary_input else d
@@ -93,11 +93,15 @@ class MADE(AutoregressiveModel):
             self.register_buffer(f"mask{layer}", mask.to(device), persistent=False)
 
     # ------------------------------------------------------------------ network
-    def _constructor_config(self) -> dict:
+    def _config(self) -> dict:
         return {"n_sites": self.n_sites, "local_dim": self.local_dim,
                 "hidden": self.hidden, "depth": self.depth, "residual": self.residual,
                 "dtype": str(self.weights[0].dtype).replace("torch.", ""),
-                "seed": None if self.seed is None else int(self.seed)}
+                "seed": self.seed}
+
+    def _repr_fields(self) -> dict:
+        return {"n_sites": self.n_sites, "support": self.support, "hidden": self.hidden,
+                "depth": self.depth, "residual": self.residual}
 
     def _masked_weights(self) -> list[torch.Tensor]:
         return [w * getattr(self, f"mask{k}") for k, w in enumerate(self.weights)]

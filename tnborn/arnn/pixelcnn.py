@@ -34,7 +34,7 @@ import numbers
 import torch
 import torch.nn.functional as F
 
-from ..backend import resolve_real, seeded_generator
+from ..backend import resolve_real
 from ..checks import check_int
 from .base import AutoregressiveModel, draw_from_logits
 
@@ -144,7 +144,8 @@ class PixelCNN(AutoregressiveModel):
         raster past (one GEMM over image patches, so a wide first layer is cheap).
     residual : skip connections h + tanh(conv(h)) around the type-B layers.
     dtype, device : float32/float64, torch device.
-    seed : seed of the initial parameters (drawn from torch's global RNG when None).
+    seed : seed of the initial parameters and of the model's own random stream
+        (minibatch order, samples); None: drawn from torch's global RNG.
     """
 
     def __init__(self, shape=(8, 8), local_dim: int = 2, *, channels: int = 16,
@@ -163,8 +164,7 @@ class PixelCNN(AutoregressiveModel):
             raise ValueError(f"residual must be True or False, got {residual!r}")
         self.residual = residual
         dtype, device = resolve_real(dtype, device)
-        self.seed = seed
-        generator = seeded_generator(seed)
+        generator = self._start_rng(seed)
         d, c = self.local_dim, self.channels
         self.binary_input = d == 2
         self.in_channels = 1 if self.binary_input else d
@@ -190,12 +190,17 @@ class PixelCNN(AutoregressiveModel):
             ((torch.rand(d, generator=generator, dtype=dtype) * 2 - 1) * bound).to(device))
 
     # ------------------------------------------------------------------ network
-    def _constructor_config(self) -> dict:
+    def _config(self) -> dict:
         return {"shape": list(self.shape), "local_dim": self.local_dim,
                 "channels": self.channels, "layers": self.layers, "kernel": self.kernel,
                 "first_kernel": self.first_kernel, "residual": self.residual,
                 "dtype": str(self.out_weight.dtype).replace("torch.", ""),
-                "seed": None if self.seed is None else int(self.seed)}
+                "seed": self.seed}
+
+    def _repr_fields(self) -> dict:
+        return {"shape": f"{self.shape[0]}x{self.shape[1]}", "support": self.support,
+                "channels": self.channels, "layers": self.layers, "kernel": self.kernel,
+                "first_kernel": self.first_kernel}
 
     def _kernel_of(self, layer: int) -> int:
         return self.first_kernel if layer == 0 else self.kernel

@@ -21,9 +21,9 @@ import math
 
 import torch
 
-from ..backend import resolve
+from ..backend import resolve_real
 from ..checks import check_beta
-from ..physics.hamiltonians import PairwiseHamiltonian
+from ..pairwise import check_couplings
 from .base import AutoregressiveModel
 
 
@@ -34,28 +34,23 @@ def _log_cosh(z: torch.Tensor) -> torch.Tensor:
 class SKARNN(AutoregressiveModel):
     """Trainable ARNN for pairwise (e.g. Sherrington-Kirkpatrick) Hamiltonians.
 
-    ``couplings``: a :class:`~tnborn.physics.PairwiseHamiltonian` (Ising2D, SK, ...) or a
-    symmetric (n, n) matrix J with zero diagonal, then ``fields``: (n,) vector h (zeros
-    by default); ``beta``: inverse temperature the model describes.
+    ``couplings``: the symmetric (n, n) matrix J with zero diagonal (for a Hamiltonian
+    ``H`` of :mod:`tnborn.physics`: ``H.couplings``), ``fields``: the (n,) vector h
+    (zeros by default); ``beta``: inverse temperature the model describes; ``seed``: of
+    the model's random stream (its parameters start at a fixed point).
     Parameters: W (n, n, n), c (n, n), a (n, n); O(n^3) in all.
     """
 
     def __init__(self, couplings, fields=None, *, beta: float, dtype=torch.float64,
-                 device=None):
-        dtype, device = resolve(dtype, device)
-        if dtype.is_complex:
-            raise ValueError("SKARNN needs a real dtype")
-        if isinstance(couplings, PairwiseHamiltonian):
-            if fields is not None:
-                raise ValueError("give fields inside the Hamiltonian, not separately")
-            hamiltonian = couplings
-        else:
-            hamiltonian = PairwiseHamiltonian(couplings, fields)
-        couplings = hamiltonian.couplings.to(dtype=dtype, device=device)
-        fields = hamiltonian.fields.to(dtype=dtype, device=device)
+                 device=None, seed: int | None = None):
+        dtype, device = resolve_real(dtype, device)
+        couplings, fields = check_couplings(couplings, fields)
+        couplings = couplings.to(dtype=dtype, device=device)
+        fields = fields.to(dtype=dtype, device=device)
         n = couplings.shape[0]
         super().__init__(n, 2)
         self.beta = check_beta(beta)
+        self._start_rng(seed)
         self.register_buffer("couplings", couplings)
         self.register_buffer("fields", fields)
         later = torch.arange(n, device=device)[None, :] > torch.arange(n, device=device)[:, None]
@@ -65,9 +60,13 @@ class SKARNN(AutoregressiveModel):
         self.bias = torch.nn.Parameter(fields.expand(n, n).clone())
         self.scale = torch.nn.Parameter(torch.ones(n, n, dtype=dtype, device=device))
 
-    def _constructor_config(self) -> dict:
+    def _config(self) -> dict:
         return {"couplings": self.couplings.tolist(), "fields": self.fields.tolist(),
-                "beta": self.beta, "dtype": str(self.couplings.dtype)}
+                "beta": self.beta, "dtype": str(self.couplings.dtype).replace("torch.", ""),
+                "seed": self.seed}
+
+    def _repr_fields(self) -> dict:
+        return {"n_sites": self.n_sites, "support": self.support, "beta": self.beta}
 
     def _logits(self, x: torch.Tensor) -> torch.Tensor:
         spins = (2 * x - 1).to(self.couplings.dtype)  # (B, n)

@@ -4,9 +4,10 @@ I(A:B) = E_{x~p}[ln p(x) - ln p(x_A) - ln p(x_B)] >= 0   (Cheng, Chen, Wang 2017
 
 * Exact (``num=None``): enumerate every configuration, marginalize the table.
 * Sampled (``num=N``): the mean of the bracket over N exact samples, with its standard
-  error std / sqrt(N). Born machines (MPS, TTN) contract both marginals exactly. An
-  autoregressive net has an exact marginal on the side that is a prefix of its order;
-  the other side's marginal is estimated per sample by Monte Carlo over that prefix,
+  error std / sqrt(N). Where the model's marginal is exact on both sides
+  (``marginal_is_exact``: Born machines at any cut) both are contracted. Where it is
+  exact on one side only (an autoregressive net: the side that is a prefix of its
+  order), the other side's marginal is estimated per sample by Monte Carlo over it,
 
       p(x_B) = E_{a ~ p(A)}[p(a, x_B) / p(a)],
 
@@ -17,8 +18,7 @@ I(A:B) = E_{x~p}[ln p(x) - ln p(x_A) - ln p(x_B)] >= 0   (Cheng, Chen, Wang 2017
   (sum w)^2 / sum w^2, is reported, and below :data:`MIN_INNER_ESS` a RuntimeWarning
   says to raise ``inner``.
 
-For a Born machine, measuring in the computational basis cannot raise the correlation
-above the quantum one: I(A:B) <= 2 S_1(A) (the von Neumann entanglement entropy).
+Both results are :class:`tnborn.Estimate` (value, stderr, method, num).
 """
 
 from __future__ import annotations
@@ -29,10 +29,9 @@ import warnings
 
 import torch
 
-from ..arnn.base import AutoregressiveModel
-from ..base import GenerativeModel, _check_count, _check_generator, site_mask
-from ..born import TensorNetworkBornMachine
-from ..mps import MPSBornMachine
+from ..base import GenerativeModel, site_mask
+from ..checks import check_count, check_generator
+from ..estimate import Estimate
 from .tables import log_prob_table, split_table
 
 _CHUNK = 2 ** 15
@@ -63,15 +62,18 @@ def cut_mask(model: GenerativeModel, cut) -> torch.Tensor:
 def _check_model(model) -> None:
     if not isinstance(model, GenerativeModel):
         raise TypeError(f"model must be a tnborn GenerativeModel, got {type(model).__name__}")
+    if not model.support.is_discrete:
+        raise ValueError(f"the mutual information here needs a discrete support, "
+                         f"{type(model).__name__} is on {model.support}")
 
 
 def _check_options(num, inner, generator, model):
     if num is not None:
-        num = _check_count(num, "num")
+        num = check_count(num, "num")
         if num < 2:
             raise ValueError(f"num must be at least 2 for a standard error, got {num}")
-    inner = _check_count(inner, "inner")
-    _check_generator(generator, model.device)
+    inner = check_count(inner, "inner")
+    check_generator(generator, model.device)
     return num, inner
 
 
@@ -87,15 +89,8 @@ def _exact_from_table(log_p: torch.Tensor, n: int, d: int, mask: torch.Tensor) -
 
 
 # --------------------------------------------------------------------- sampled
-def _exact_marginal(model, mask: torch.Tensor) -> bool:
-    if isinstance(model, TensorNetworkBornMachine):
-        return True
-    is_prefix = getattr(model, "is_prefix", None)
-    return bool(is_prefix(mask)) if is_prefix is not None else False
-
-
 def _marginal(model, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    return torch.cat([model.marginal_log_prob(x[i:i + _CHUNK], mask)
+    return torch.cat([model.marginal_log_prob(x[i:i + _CHUNK], mask, validate=False)
                       for i in range(0, x.shape[0], _CHUNK)])
 
 
@@ -112,7 +107,8 @@ def _inner_marginal(model, x: torch.Tensor, exact: torch.Tensor, inner: int,
         count = rows.shape[0] * inner
         draws = model.sample(count, generator=generator)
         joint = torch.where(exact, draws, rows.repeat_interleave(inner, 0))
-        log_w = _conditional_log_prob(model, joint, exact).reshape(rows.shape[0], inner)
+        log_w = model.conditional_log_prob(joint, exact, validate=False).reshape(
+            rows.shape[0], inner)
         log_sum = torch.logsumexp(log_w, 1)
         log_mean = log_sum - math.log(inner)
         relative = torch.exp(log_w - log_mean[:, None])  # w / mean(w)
@@ -122,20 +118,11 @@ def _inner_marginal(model, x: torch.Tensor, exact: torch.Tensor, inner: int,
     return torch.cat(out), float(torch.cat(ess).median())
 
 
-def _conditional_log_prob(model, x: torch.Tensor, given: torch.Tensor) -> torch.Tensor:
-    """ln p(x_rest | x_given) per row, ``given`` a mask with an exact marginal. A plain
-    autoregressive net reads it off one pass (the conditionals of the sites after the
-    prefix); otherwise ln p(x) - ln p(x_given)."""
-    if isinstance(model, AutoregressiveModel) and not model.z2_symmetric:
-        return (model._site_log_conditionals(x) * ~given).sum(1)
-    return model.log_prob(x) - model.marginal_log_prob(x, given)
-
-
 def _side_log_probs(model, x: torch.Tensor, mask: torch.Tensor, inner: int,
                     generator) -> tuple[torch.Tensor, torch.Tensor, float | None]:
     """(ln p(x_A), ln p(x_B), inner ESS) per row, exact where possible, else by Monte
     Carlo (the ESS is None when both marginals are exact)."""
-    exact_a, exact_b = _exact_marginal(model, mask), _exact_marginal(model, ~mask)
+    exact_a, exact_b = model.marginal_is_exact(mask), model.marginal_is_exact(~mask)
     if exact_a and exact_b:
         return _marginal(model, x, mask), _marginal(model, x, ~mask), None
     if exact_a:
@@ -145,8 +132,9 @@ def _side_log_probs(model, x: torch.Tensor, mask: torch.Tensor, inner: int,
         estimate, ess = _inner_marginal(model, x, ~mask, inner, generator)
         return estimate, _marginal(model, x, ~mask), ess
     raise ValueError(f"{type(model).__name__} has no exact marginal on either side of "
-                     "this cut: for an autoregressive net one side must be a prefix of "
-                     "its site order; use num=None (enumeration) for small systems")
+                     "this cut (marginal_is_exact; for an autoregressive net one side must "
+                     "be a prefix of its site order); use num=None (enumeration) for small "
+                     "systems")
 
 
 def _warn_if_unreliable(ess: list, cuts: list, inner: int) -> None:
@@ -163,9 +151,14 @@ def _mean_and_error(values: torch.Tensor) -> tuple[float, float]:
     return float(values.mean()), float(values.std(unbiased=True) / math.sqrt(values.numel()))
 
 
+def _sampled(values: torch.Tensor) -> Estimate:
+    mean, error = _mean_and_error(values)
+    return Estimate.sampled(mean, error, values.numel())
+
+
 def _log_probs(model, x: torch.Tensor) -> torch.Tensor:
     with torch.no_grad():
-        return torch.cat([model.log_prob(x[i:i + _CHUNK])
+        return torch.cat([model.log_prob(x[i:i + _CHUNK], validate=False)
                           for i in range(0, x.shape[0], _CHUNK)])
 
 
@@ -176,24 +169,28 @@ def mutual_information(model, cut, *, num: int | None = None,
 
     Parameters
     ----------
-    model : any GenerativeModel.
+    model : any GenerativeModel on a discrete support.
     cut : int k (A = sites ``0..k-1``) or a collection of sites (or a bool mask) for A.
-    num : None for the exact value by enumeration (small systems, returns a float); N for
-        an estimate from N exact samples, returns ``(value, standard_error)``.
+    num : None for the exact value by enumeration (small systems); N for an estimate
+        from N exact samples.
     generator : torch.Generator for the samples (reproducible estimates).
     inner : Monte Carlo draws per sample for the one marginal of an autoregressive net
         that is not exact (see the module docstring); unused otherwise.
+
+    Returns a :class:`tnborn.Estimate`: ``method`` "exact" (stderr 0) or "sampled".
     """
     _check_model(model)
     mask = cut_mask(model, cut)
     num, inner = _check_options(num, inner, generator, model)
     if num is None:
-        return _exact_from_table(log_prob_table(model), model.n_sites, model.local_dim, mask)
+        return Estimate.exact(_exact_from_table(log_prob_table(model), model.n_sites,
+                                                model.local_dim, mask))
+    generator = model.random_stream(generator)
     with torch.no_grad():
         x = model.sample(num, generator=generator)
         log_a, log_b, ess = _side_log_probs(model, x, mask, inner, generator)
         _warn_if_unreliable([ess], [cut], inner)
-        return _mean_and_error(_log_probs(model, x) - log_a - log_b)
+        return _sampled(_log_probs(model, x) - log_a - log_b)
 
 
 def mutual_information_profile(model, *, cuts=None, num: int | None = None,
@@ -205,7 +202,7 @@ def mutual_information_profile(model, *, cuts=None, num: int | None = None,
     standard errors are 0.0 for exact values (``num=None``); ``inner_ess`` is the median
     effective sample size of the Monte Carlo marginal per cut (None where both marginals
     are exact). Exact values share one enumeration; sampled ones share one set of ``num``
-    samples (an MPS gets every prefix and suffix marginal in two passes).
+    samples.
     """
     _check_model(model)
     n = model.n_sites
@@ -217,14 +214,11 @@ def mutual_information_profile(model, *, cuts=None, num: int | None = None,
         values = [_exact_from_table(log_p, n, model.local_dim, m) for m in masks]
         return {"cuts": cuts, "mi": values, "stderr": [0.0] * len(cuts),
                 "inner_ess": [None] * len(cuts)}
+    generator = model.random_stream(generator)
     with torch.no_grad():
         x = model.sample(num, generator=generator)
         log_p = _log_probs(model, x)
-        if isinstance(model, MPSBornMachine):
-            prefix, suffix = model.chain_marginals(x)
-            sides = [(prefix[:, k - 1], suffix[:, k], None) for k in cuts]
-        else:
-            sides = [_side_log_probs(model, x, m, inner, generator) for m in masks]
+        sides = [_side_log_probs(model, x, m, inner, generator) for m in masks]
         estimates = [_mean_and_error(log_p - a - b) for a, b, _ in sides]
     ess = [e for _, _, e in sides]
     _warn_if_unreliable(ess, cuts, inner)

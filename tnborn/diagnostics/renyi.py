@@ -13,6 +13,7 @@ import math
 
 import torch
 
+from ..estimate import Estimate
 from ..linalg import check_alpha
 from .mutual_information import (_check_model, _check_options, _log_probs, _mean_and_error,
                                  _side_log_probs, cut_mask)
@@ -35,9 +36,10 @@ def renyi_mutual_information(model, cut, alpha: float = 2.0, *, num: int | None 
     """Renyi-``alpha`` mutual information (nats) between A (``cut``: int k for sites < k,
     or a set of sites) and the other sites.
 
-    ``num=None``: exact by enumeration (float). ``num=N``: estimate from N samples,
-    ``(value, standard_error)`` by the delta method; needs exact marginals on both sides
-    (Born machines) and a finite ``alpha != 1`` (use :func:`mutual_information` for 1).
+    Returns a :class:`tnborn.Estimate`. ``num=None``: exact by enumeration. ``num=N``:
+    estimate from N samples, its standard error by the delta method; needs exact
+    marginals on both sides (``marginal_is_exact``, as for Born machines) and a finite
+    ``alpha != 1`` (use :func:`mutual_information` for 1).
     """
     _check_model(model)
     alpha = check_alpha(alpha)
@@ -48,17 +50,18 @@ def renyi_mutual_information(model, cut, alpha: float = 2.0, *, num: int | None 
         value = (_renyi_entropy(torch.logsumexp(table, 1), alpha)
                  + _renyi_entropy(torch.logsumexp(table, 0), alpha)
                  - _renyi_entropy(table, alpha))
-        return value
+        return Estimate.exact(value)
     if alpha == 1.0 or math.isinf(alpha):
         raise ValueError(f"a sampled Renyi mutual information needs a finite alpha != 1, "
                          f"got {alpha}")
+    if not (model.marginal_is_exact(mask) and model.marginal_is_exact(~mask)):
+        raise ValueError("a sampled Renyi mutual information needs exact marginals on "
+                         f"both sides of the cut (as a Born machine has), which "
+                         f"{type(model).__name__} has not")
+    generator = model.random_stream(generator)
     with torch.no_grad():
         x = model.sample(num, generator=generator)
-        log_a, log_b, ess = _side_log_probs(model, x, mask, 1, generator)
-        if ess is not None:
-            raise ValueError("a sampled Renyi mutual information needs exact marginals on "
-                             f"both sides of the cut (a Born machine), not a "
-                             f"{type(model).__name__}")
+        log_a, log_b, _ = _side_log_probs(model, x, mask, 1, generator)
         logs = torch.stack([log_a, log_b, _log_probs(model, x)])
     y = (alpha - 1.0) * logs.double()  # ln of P^(alpha-1) per sample, (3, num)
     log_means = torch.logsumexp(y, 1) - math.log(num)  # ln E[P^(alpha-1)] = ln sum P^alpha
@@ -66,4 +69,4 @@ def renyi_mutual_information(model, cut, alpha: float = 2.0, *, num: int | None 
     value = float((signs * log_means).sum()) / (1.0 - alpha)
     influence = (signs[:, None] * torch.exp(y - log_means[:, None])).sum(0)
     error = _mean_and_error(influence)[1] / abs(1.0 - alpha)
-    return value, error
+    return Estimate.sampled(value, error, num)

@@ -2,22 +2,26 @@
 
 ::
 
-        x_1     x_2            x_n
+        x_0     x_1            x_{n-1}
          |       |              |
-    1 --A_1-----A_2--- ... ----A_n-- 1        A_k: (D_{k-1}, d, D_k)
+    1 --A_0-----A_1--- ... ----A_{n-1}-- 1        A_k: (D_{k-1}, d, D_k)
 
-The state is always kept in mixed-canonical form and normalized (Z = 1), with the
-orthogonality centre at ``self.center``.
+The tensors are registered parameters (``model.tensors``, a ParameterList); the state is
+kept in mixed-canonical form and normalized (Z = 1) with the orthogonality centre at site
+``model.center`` (see :mod:`tnborn.born` for what happens when tensors are changed from
+outside). Bond k joins sites k and k+1.
 """
 
 from __future__ import annotations
 
 import torch
 
-from ..backend import resolve, seeded_generator
-from ..base import GenerativeModel, _check_count
-from ..born import TENSOR_DTYPES, TensorNetworkBornMachine, check_network_tensor
-from ..linalg import check_alpha, spectrum_entropy, truncated_svd
+from ..backend import resolve
+from ..base import GenerativeModel
+from ..born import TENSOR_DTYPES, Bond, TensorNetworkBornMachine, check_network_tensor
+from ..checks import check_count, check_local_dim
+from ..linalg import truncated_svd
+from ..supports import Discrete
 from ..sweeps import check_cutoff, fit_by_sweeps, update_options
 from . import canonical, contraction, marginals, sampling
 from .two_site import TwoSiteLearner
@@ -38,57 +42,62 @@ class MPSBornMachine(TensorNetworkBornMachine):
     init_bond : bond dimension of the random initial state (entries uniform in [0, 1),
         real and imaginary parts alike for complex dtypes).
     dtype, device : float64 on the CPU by default; complex dtypes are supported.
-    seed : seed of the initial tensors (a fresh random state when None).
+    seed : seed of the initial tensors and of the model's own random stream (minibatch
+        order, samples); None: drawn from torch's global RNG.
     """
 
-    default_lr = 0.2
+    default_lr = {"sweep": 0.2, "gradient": 0.02}
 
     def __init__(self, n_sites: int, local_dim: int = 2, *, max_bond: int = 64,
                  cutoff: float = 0.0, init_bond: int = 2, dtype=torch.float64,
                  device=None, seed: int | None = None):
         super().__init__()
-        self.n_sites = _check_count(n_sites, "n_sites")
+        self.n_sites = check_count(n_sites, "n_sites")
         if self.n_sites < 2:
             raise ValueError(f"an MPS Born machine needs n_sites >= 2, got {n_sites}")
-        self.local_dim = _check_count(local_dim, "local_dim")
-        if self.local_dim < 2:
-            raise ValueError(f"local_dim must be >= 2, got {local_dim}")
-        self.max_bond = _check_count(max_bond, "max_bond")
+        self.support = Discrete(check_local_dim(local_dim))
+        self.max_bond = check_count(max_bond, "max_bond")
         self.cutoff = check_cutoff(cutoff)
-        self.init_bond = _check_count(init_bond, "init_bond")
+        self.init_bond = check_count(init_bond, "init_bond")
         dtype, device = resolve(dtype, device)
-        generator = seeded_generator(seed)
-        dims = [1] + [min(self.init_bond, self.local_dim ** min(k, self.n_sites - k))
+        generator = self._start_rng(seed)
+        d = self.local_dim
+        dims = [1] + [min(self.init_bond, d ** min(k, self.n_sites - k))
                       for k in range(1, self.n_sites)] + [1]
         tensors = []
         for k in range(self.n_sites):
-            shape = (dims[k], self.local_dim, dims[k + 1])
+            shape = (dims[k], d, dims[k + 1])
             t = torch.rand(shape, generator=generator, dtype=torch.float64)
             if dtype.is_complex:
                 t = torch.complex(t, torch.rand(shape, generator=generator, dtype=torch.float64))
             tensors.append(t.to(dtype=dtype, device=device))
-        self._set_tensors(tensors)
+        canonical.canonicalize_from_scratch(tensors, 0)
+        self._init_network(tensors, 0)
 
     # ------------------------------------------------------------ construction
     @classmethod
     def from_tensors(cls, tensors, *, max_bond: int | None = None, cutoff: float = 0.0,
-                     center: int = 0) -> "MPSBornMachine":
+                     center: int = 0, seed: int | None = None) -> "MPSBornMachine":
         """Build from site tensors ``(D_left, d, D_right)`` (normalized on the way in).
 
-        The tensors are copied and brought into canonical form; p(x) is unchanged.
-        ``max_bond`` defaults to max(64, the largest given bond).
+        The tensors are copied and brought into canonical form at ``center``; p(x) is
+        unchanged. ``max_bond`` defaults to max(64, the largest given bond).
         """
         tensors = _validate_tensors(tensors)
         model = cls.__new__(cls)
         GenerativeModel.__init__(model)
         model.n_sites = len(tensors)
-        model.local_dim = tensors[0].shape[1]
+        model.support = Discrete(tensors[0].shape[1])
         largest = max(t.shape[2] for t in tensors)
-        model.max_bond = _check_count(max(64, largest) if max_bond is None else max_bond,
-                                      "max_bond")
+        model.max_bond = check_count(max(64, largest) if max_bond is None else max_bond,
+                                     "max_bond")
         model.cutoff = check_cutoff(cutoff)
         model.init_bond = largest
-        model._set_tensors([t.clone() for t in tensors], center)
+        model._start_rng(seed)
+        center = model._center_index(center)
+        tensors = [t.detach().clone() for t in tensors]
+        canonical.canonicalize_from_scratch(tensors, center)
+        model._init_network(tensors, center)
         return model
 
     @classmethod
@@ -102,137 +111,123 @@ class MPSBornMachine(TensorNetworkBornMachine):
         """The normalized state as a ``quimb.tensor.MatrixProductState``."""
         from .quimb_io import tensors_to_quimb
 
-        return tensors_to_quimb(self.tensors)
-
-    def _set_tensors(self, tensors: list[torch.Tensor], center: int = 0) -> None:
-        if not 0 <= center < len(tensors):
-            raise ValueError(f"center must be in 0..{len(tensors) - 1}, got {center}")
-        canonical.canonicalize_from_scratch(tensors, center)
-        self.tensors = tensors
-        self.center = center
+        return tensors_to_quimb(self._canonical_copy(self.center))
 
     # --------------------------------------------------------------- properties
     @property
-    def bond_dims(self) -> list[int]:
-        """Bond dimensions D_1 .. D_{n-1}."""
-        return [t.shape[2] for t in self.tensors[:-1]]
+    def bonds(self) -> list[Bond]:
+        """Bond k joins sites k and k+1 (it cuts sites ``0..k`` from the rest)."""
+        return [Bond(k, tuple(range(k + 1))) for k in range(self.n_sites - 1)]
 
-    def canonicalize(self, center: int) -> "MPSBornMachine":
-        """Move the orthogonality centre to site ``center`` (QR); returns self."""
+    @property
+    def bond_dims(self) -> list[int]:
+        """Bond dimensions D_0 .. D_{n-2}, aligned with :attr:`bonds`."""
+        return [t.shape[2] for t in list(self.tensors)[:-1]]
+
+    def _center_index(self, center) -> int:
+        if center is None:
+            return 0
         if isinstance(center, bool) or not isinstance(center, int) \
                 or not 0 <= center < self.n_sites:
             raise ValueError(f"center must be an int in 0..{self.n_sites - 1}, got {center!r}")
-        canonical.shift_center(self.tensors, self.center, center)
-        self.center = center
-        return self
-
-    def log_norm(self) -> float:
-        """ln Z of the state contracted as it stands (0 up to rounding: it is kept normalized)."""
-        return contraction.log_norm(self.tensors)
+        return center
 
     # ------------------------------------------------------------ entanglement
     def bond_spectra(self) -> list[torch.Tensor]:
         """Schmidt coefficients (normalized singular values) at every bond, left to right."""
-        tensors = list(self.tensors)
-        canonical.shift_center(tensors, self.center, 0)
-        spectra = []
-        for k in range(self.n_sites - 1):
-            a = tensors[k]
-            dl, d, dr = a.shape
-            u, s, vh = truncated_svd(a.reshape(dl * d, dr), max_bond=dr, cutoff=0.0)
-            tensors[k] = u.reshape(dl, d, -1)
-            tensors[k + 1] = torch.einsum("a,ab,bpc->apc", s.to(vh.dtype), vh, tensors[k + 1])
-            spectra.append(s / torch.linalg.norm(s))
+        with torch.no_grad():
+            tensors = list(self._canonical_copy(0))
+            spectra = []
+            for k in range(self.n_sites - 1):
+                a = tensors[k]
+                dl, d, dr = a.shape
+                u, s, vh = truncated_svd(a.reshape(dl * d, dr), max_bond=dr, cutoff=0.0)
+                tensors[k] = u.reshape(dl, d, -1)
+                tensors[k + 1] = torch.einsum("a,ab,bpc->apc", s.to(vh.dtype), vh,
+                                              tensors[k + 1])
+                spectra.append(s / torch.linalg.norm(s))
         return spectra
-
-    def entanglement_entropy(self, alpha: float = 1.0) -> torch.Tensor:
-        """Entanglement entropy (nats) at every bond, shape ``(n_sites - 1,)``.
-
-        Bond k cuts sites ``0..k`` from ``k+1..n-1``. ``alpha=1`` is von Neumann,
-        otherwise Renyi ``S_alpha = ln(sum lambda^alpha) / (1 - alpha)`` with
-        ``lambda = s^2`` the Schmidt spectrum.
-        """
-        alpha = check_alpha(alpha)
-        return torch.stack([spectrum_entropy(s ** 2, alpha) for s in self.bond_spectra()])
-
-    # ------------------------------------------------------------------ kernels
-    def _log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        log_z = 2.0 * torch.log(torch.linalg.norm(self.tensors[self.center]))
-        return 2.0 * contraction.log_abs_amplitudes(self.tensors, x) - log_z
-
-    def _marginal_log_prob(self, x: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
-        sites = torch.nonzero(known).flatten()
-        first, last = int(sites[0]), int(sites[-1])
-        segment = slice(first, last + 1)
-        if self.tensors[first].shape[0] <= self.tensors[last].shape[2]:
-            self.canonicalize(first)
-            weight = marginals.segment_log_weight(self.tensors[segment], x[:, segment],
-                                                  known[segment])
-        else:
-            self.canonicalize(last)
-            weight = marginals.segment_log_weight(
-                marginals.reversed_chain(self.tensors[segment]), x[:, segment].flip(1),
-                known[segment].flip(0))
-        return weight - 2.0 * torch.log(torch.linalg.norm(self.tensors[self.center]))
 
     def chain_marginals(self, x) -> tuple[torch.Tensor, torch.Tensor]:
         """Exact ln p of every prefix and every suffix of ``x`` ``(B, n_sites)`` in two
         passes: ``prefix[:, k] = ln p(x_0..x_k)``, ``suffix[:, k] = ln p(x_k..x_{n-1})``."""
         x = self.validate_configurations(x).reshape(-1, self.n_sites)
         with torch.no_grad():
-            self.canonicalize(0)
-            prefix = marginals.prefix_log_weights(self.tensors, x)
-            prefix = prefix - 2.0 * torch.log(torch.linalg.norm(self.tensors[0]))
-            self.canonicalize(self.n_sites - 1)
-            suffix = marginals.prefix_log_weights(marginals.reversed_chain(self.tensors),
+            left = self._canonical_copy(0)
+            prefix = marginals.prefix_log_weights(left, x)
+            right = self._canonical_copy(self.n_sites - 1)
+            suffix = marginals.prefix_log_weights(marginals.reversed_chain(right),
                                                   x.flip(1)).flip(1)
-            suffix = suffix - 2.0 * torch.log(torch.linalg.norm(self.tensors[-1]))
         return prefix, suffix
 
+    # ------------------------------------------------------------------ kernels
+    def _check_network(self, tensors) -> None:
+        _validate_tensors(tensors)
+        if len(tensors) != self.n_sites or tensors[0].shape[1] != self.local_dim:
+            raise ValueError(f"the tensors describe {len(tensors)} sites with "
+                             f"{tensors[0].shape[1]} values, the model {self.n_sites} with "
+                             f"{self.local_dim}")
+
+    def _contracted_log_z(self, tensors):
+        return contraction.log_norm(tensors)
+
+    def _log_abs_amplitudes(self, tensors, x):
+        return contraction.log_abs_amplitudes(tensors, x)
+
+    def _shift_center(self, tensors, start, stop) -> None:
+        canonical.shift_center(tensors, start, stop)
+
+    def _canonicalize_from_scratch(self, tensors, center) -> None:
+        canonical.canonicalize_from_scratch(tensors, center)
+
+    def _isometry_error(self, tensors, center) -> float:
+        return canonical.isometry_error(tensors, center)
+
+    def _marginal_log_prob(self, x: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+        sites = torch.nonzero(known).flatten()
+        first, last = int(sites[0]), int(sites[-1])
+        segment = slice(first, last + 1)
+        if self.tensors[first].shape[0] <= self.tensors[last].shape[2]:
+            tensors = self._canonical_copy(first)
+            return marginals.segment_log_weight(tensors[segment], x[:, segment],
+                                                known[segment])
+        tensors = self._canonical_copy(last)
+        return marginals.segment_log_weight(marginals.reversed_chain(tensors[segment]),
+                                            x[:, segment].flip(1), known[segment].flip(0))
+
     def _sample(self, num: int, generator) -> torch.Tensor:
-        self.canonicalize(0)
-        return sampling.zipper_sample(self.tensors, num, generator)
+        return sampling.zipper_sample(self._canonical_copy(0), num, generator)
 
     def _conditional_sample(self, x, known, generator) -> torch.Tensor:
-        self.canonicalize(0)
-        return sampling.conditional_sample(self.tensors, x, known, generator)
+        return sampling.conditional_sample(self._canonical_copy(0), x, known, generator)
 
-    def _fit(self, data: torch.Tensor, *, sweeps: int = 10, lr: float = 0.2,
-             batch_size: int | None = None, test_data: torch.Tensor | None = None,
-             progress: bool = True, max_step: float | None = 0.5, steps_per_bond: int = 1,
-             normalized_steps: bool = False, generator: torch.Generator | None = None,
-             max_seconds: float | None = None) -> list[dict]:
+    def _fit_sweeps(self, data: torch.Tensor, *, lr, max_step, steps_per_bond,
+                    normalized_steps, **loop_options) -> list[dict]:
         """Two-site learning; see :meth:`fit`."""
         options = update_options(lr=lr, max_step=max_step, steps_per_bond=steps_per_bond,
                                  max_bond=self.max_bond, cutoff=self.cutoff,
                                  normalized=normalized_steps)
-        self.canonicalize(0)
         n = self.n_sites
         schedule = [(k, True) for k in range(n - 1)] + [(k, False) for k in range(n - 2, -1, -1)]
-
-        def moved(step):
-            k, moving_right = step
-            self.center = k + 1 if moving_right else k
-
-        return fit_by_sweeps(self, data, make_learner=lambda rows: TwoSiteLearner(
-                                 self.tensors, rows, options),
-                             schedule=schedule, sweeps=sweeps, batch_size=batch_size,
-                             test_data=test_data, progress=progress, generator=generator,
-                             largest_bond=lambda: max(self.bond_dims), desc="MPS sweeps",
-                             after_update=moved, max_seconds=max_seconds)
+        return fit_by_sweeps(
+            self, data, make_learner=lambda tensors, rows: TwoSiteLearner(tensors, rows,
+                                                                          options),
+            schedule=schedule, start_center=0,
+            center_after=lambda step: step[0] + 1 if step[1] else step[0],
+            options=options, desc="MPS sweeps", **loop_options)
 
     # ------------------------------------------------------------------ saving
     def _config(self) -> dict:
         return {"n_sites": self.n_sites, "local_dim": self.local_dim,
-                "max_bond": self.max_bond, "cutoff": self.cutoff,
-                "dtype": str(self.dtype), "center": self.center}
+                "max_bond": self.max_bond, "cutoff": self.cutoff, "init_bond": self.init_bond,
+                "dtype": str(self.dtype).replace("torch.", ""), "seed": self.seed}
 
     @classmethod
-    def _from_saved(cls, config: dict, state: dict) -> "MPSBornMachine":
-        tensors = state["tensors"]
+    def _from_version_1(cls, config: dict, state: dict) -> "MPSBornMachine":
+        """A model from a file of tnborn 0.1 (tensors as a list, the centre in config)."""
         if config.get("dtype") not in TENSOR_DTYPES:
             raise ValueError(f"unknown dtype {config.get('dtype')!r}")
-        model = cls.from_tensors(tensors, max_bond=config["max_bond"],
+        model = cls.from_tensors(state["tensors"], max_bond=config["max_bond"],
                                  cutoff=config["cutoff"], center=config["center"])
         if model.n_sites != config["n_sites"] or model.local_dim != config["local_dim"]:
             raise ValueError("tensors do not match the saved n_sites / local_dim")

@@ -78,3 +78,18 @@ def _absorb_norm(tensors: list[torch.Tensor], k: int, norm: torch.Tensor) -> flo
         raise ValueError("the MPS cannot be normalized: its norm is zero or not finite")
     tensors[k] = tensors[k] / norm
     return 2.0 * math.log(value)
+
+
+def isometry_error(tensors: list[torch.Tensor], center: int) -> float:
+    """Largest entry of |A^H A - I| over the sites left of ``center`` (left isometries)
+    and of |A A^H - I| right of it (right isometries)."""
+    worst = 0.0
+    for k, a in enumerate(tensors):
+        if k == center:
+            continue
+        dl, d, dr = a.shape
+        m = a.reshape(dl * d, dr) if k < center else a.reshape(dl, d * dr).mH
+        gram = m.mH @ m
+        eye = torch.eye(gram.shape[0], dtype=gram.dtype, device=gram.device)
+        worst = max(worst, float((gram - eye).abs().max()))
+    return worst

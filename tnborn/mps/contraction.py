@@ -37,15 +37,16 @@ def log_abs_amplitudes(tensors: list[torch.Tensor], x: torch.Tensor) -> torch.Te
     return log_scale
 
 
-def log_norm(tensors: list[torch.Tensor]) -> float:
-    """ln Z = ln sum_x |psi(x)|^2 by the transfer-matrix contraction (any gauge).
+def log_norm(tensors: list[torch.Tensor]) -> torch.Tensor:
+    """ln Z = ln sum_x |psi(x)|^2 by the transfer-matrix contraction (any gauge), a 0-d
+    real tensor, differentiable with respect to the tensors (-inf for a zero state).
 
     ::
 
         E' = sum_p  A[p]^H E A[p]        (E: D x D, normalized every site)
     """
     env = None
-    log_z = 0.0
+    log_z = torch.zeros((), dtype=tensors[0].real.dtype, device=tensors[0].device)
     for a in tensors:
         if env is None:
             env = contract("lpr,lps->rs", a.conj(), a)
@@ -53,7 +54,7 @@ def log_norm(tensors: list[torch.Tensor]) -> float:
             env = contract("lpr,lm,mps->rs", a.conj(), env, a)
         scale = torch.linalg.norm(env)
         if scale == 0:
-            return float("-inf")
+            return torch.full_like(log_z, float("-inf"))
         env = env / scale
-        log_z += float(torch.log(scale))
-    return log_z + float(torch.log(env.reshape(()).real))
+        log_z = log_z + torch.log(scale)
+    return log_z + torch.log(env.reshape(()).real)

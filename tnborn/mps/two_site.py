@@ -127,17 +127,19 @@ class TwoSiteLearner:
                 psi = torch.where(psi == 0, floor, psi)
                 grad_term[:, p, :] = (left[p] * (weights[p] / psi)[:, None]).mT @ right[p]
             merged = capped_step(merged, grad_term, opts)
+        # the new tensors are stored contiguous, as loaded ones are, so that a run resumed
+        # from a checkpoint repeats the arithmetic of the run it continues exactly
         u, s, vh = truncated_svd(merged.view(dl * d, d * dr), opts.max_bond, opts.cutoff)
         s = (s / torch.linalg.norm(s)).to(u.dtype)
         if moving_right:
-            self.tensors[k] = u.reshape(dl, d, -1)
+            self.tensors[k] = u.reshape(dl, d, -1).contiguous()
             self.tensors[k + 1] = (s[:, None] * vh).reshape(-1, d, dr)
             if k + 2 < self.n_sites:
                 self.right[k + 2] = None
             self._extend_left(k)
         else:
             self.tensors[k] = (u * s[None, :]).reshape(dl, d, -1)
-            self.tensors[k + 1] = vh.reshape(-1, d, dr)
+            self.tensors[k + 1] = vh.reshape(-1, d, dr).contiguous()
             if k > 0:
                 self.left[k] = None
             self._extend_right(k + 1)

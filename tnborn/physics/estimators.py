@@ -13,8 +13,8 @@ import math
 
 import torch
 
-from ..base import GenerativeModel, _check_count
-from ..checks import check_beta
+from ..base import GenerativeModel
+from ..checks import check_beta, check_count
 from .validation import check_hamiltonian_matches
 
 
@@ -23,9 +23,10 @@ def _draw(model, hamiltonian, num, batch_size, generator):
     xs, log_qs, energies = [], [], []
     with torch.no_grad():
         for first in range(0, num, batch_size):
-            x = model._sample(min(batch_size, num - first), generator)
+            x, log_q = model.sample_and_log_prob(min(batch_size, num - first),
+                                                 generator=generator)
             xs.append(x)
-            log_qs.append(model._log_prob(x).to(torch.float64))
+            log_qs.append(log_q.to(torch.float64))
             energies.append(hamiltonian.energy(x).to(torch.float64))
     return torch.cat(xs), torch.cat(log_qs), torch.cat(energies)
 
@@ -55,8 +56,8 @@ def free_energy(model: GenerativeModel, hamiltonian, beta: float, *, num: int = 
     * ``energy_variational``: E averaged over the model's own samples.
     """
     beta = check_beta(beta)
-    num = _check_count(num, "num")
-    batch_size = _check_count(batch_size, "batch_size")
+    num = check_count(num, "num")
+    batch_size = check_count(batch_size, "batch_size")
     check_hamiltonian_matches(model, hamiltonian)
     x, log_q, energy = _draw(model, hamiltonian, num, batch_size, generator)
     n = model.n_sites
@@ -118,20 +119,21 @@ def neural_mcmc(model: GenerativeModel, hamiltonian, beta: float, *, steps: int 
     |magnetization| per spin with errors sqrt(tau_int var / (steps * chains)).
     """
     beta = check_beta(beta)
-    steps = _check_count(steps, "steps")
-    chains = _check_count(chains, "chains")
+    steps = check_count(steps, "steps")
+    chains = check_count(chains, "chains")
     if not isinstance(burn_in, int) or burn_in < 0:
         raise ValueError(f"burn_in must be a non-negative int, got {burn_in!r}")
     check_hamiltonian_matches(model, hamiltonian)
+    generator = model.random_stream(generator)
     with torch.no_grad():
-        x = model._sample(chains, generator)
-        log_q = model._log_prob(x).to(torch.float64)
+        x, log_q = model.sample_and_log_prob(chains, generator=generator)
+        log_q = log_q.to(torch.float64)
         energy = hamiltonian.energy(x).to(torch.float64)
         accepted = 0
         energies, magnetizations = [], []
         for step in range(burn_in + steps):
-            proposal = model._sample(chains, generator)
-            log_q_new = model._log_prob(proposal).to(torch.float64)
+            proposal, log_q_new = model.sample_and_log_prob(chains, generator=generator)
+            log_q_new = log_q_new.to(torch.float64)
             energy_new = hamiltonian.energy(proposal).to(torch.float64)
             log_ratio = -beta * (energy_new - energy) + log_q - log_q_new
             uniform = torch.rand(chains, generator=generator, device=x.device,

@@ -20,25 +20,9 @@ import torch
 
 from ..base import validate_configurations
 from ..checks import check_int, check_real, check_seed
+from ..pairwise import check_couplings
 
 __all__ = ["PairwiseHamiltonian", "Ising2D", "CurieWeiss", "SherringtonKirkpatrick"]
-
-
-def _as_float_tensor(value, name: str) -> torch.Tensor:
-    if not isinstance(value, torch.Tensor):
-        try:
-            value = torch.as_tensor(value)
-        except Exception:
-            raise TypeError(f"{name} must be a tensor or array of real numbers, "
-                            f"got {type(value).__name__}") from None
-    if value.is_complex():
-        raise TypeError(f"{name} must be real, got dtype {value.dtype}")
-    if value.dtype == torch.bool:
-        raise TypeError(f"{name} must hold real numbers, got dtype torch.bool")
-    value = value.detach().to(dtype=torch.float64, device="cpu").clone()
-    if not torch.isfinite(value).all():
-        raise ValueError(f"{name} contains non-finite values (NaN or inf)")
-    return value
 
 
 # ---------------------------------------------------------------------- base class
@@ -61,27 +45,8 @@ class PairwiseHamiltonian:
     """
 
     def __init__(self, couplings, fields=None):
-        couplings = _as_float_tensor(couplings, "couplings")
-        if couplings.ndim != 2 or couplings.shape[0] != couplings.shape[1]:
-            raise ValueError(f"couplings must be a square (n, n) matrix, "
-                             f"got shape {tuple(couplings.shape)}")
-        n = couplings.shape[0]
-        if n < 1:
-            raise ValueError("couplings must be at least 1 x 1")
-        asym = (couplings - couplings.T).abs().max().item()
-        if asym > 1e-12:
-            raise ValueError(f"couplings must be symmetric (max |J - J^T| = {asym:.3g})")
-        diag = couplings.diagonal().abs().max().item()
-        if diag != 0:
-            raise ValueError(f"couplings must have a zero diagonal (max |J_ii| = {diag:.3g})")
-        couplings = 0.5 * (couplings + couplings.T)
-        if fields is None:
-            fields = torch.zeros(n, dtype=torch.float64)
-        else:
-            fields = _as_float_tensor(fields, "fields")
-            if fields.shape != (n,):
-                raise ValueError(f"fields must have shape ({n},), got {tuple(fields.shape)}")
-        self._init(n, couplings, fields)
+        couplings, fields = check_couplings(couplings, fields)
+        self._init(couplings.shape[0], couplings, fields)
 
     # subclasses call this instead of __init__ and may leave the dense couplings unset
     def _init(self, n_sites: int, couplings=None, fields=None) -> None:

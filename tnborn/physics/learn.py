@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import torch
 
-from ..base import GenerativeModel, _check_count
-from ..checks import check_beta
+from ..base import GenerativeModel
+from ..checks import check_beta, check_count
+from ..supports import Discrete
 
 
 def learn_hamiltonian(model: GenerativeModel, *, beta: float | None = None, num: int = 20_000,
@@ -32,20 +33,21 @@ def learn_hamiltonian(model: GenerativeModel, *, beta: float | None = None, num:
     Returns a dict: ``couplings`` (n, n) symmetric with zero diagonal, ``fields`` (n,),
     ``constant`` (an estimate of -ln Z), ``residual_rms`` (nats) of the fit.
     """
-    if model.local_dim != 2:
-        raise ValueError(f"learn_hamiltonian needs a binary model, local_dim is {model.local_dim}")
+    if model.support != Discrete(2):
+        raise ValueError(f"learn_hamiltonian needs a binary model, {type(model).__name__} "
+                         f"is on {model.support}")
     if beta is not None:
         beta = check_beta(beta)
-    batch_size = _check_count(batch_size, "batch_size")
+    batch_size = check_count(batch_size, "batch_size")
     n = model.n_sites
     with torch.no_grad():
         if configurations is None:
-            num = _check_count(num, "num")
-            x = torch.cat([model._sample(min(batch_size, num - first), generator)
+            num = check_count(num, "num")
+            x = torch.cat([model.sample(min(batch_size, num - first), generator=generator)
                            for first in range(0, num, batch_size)])
         else:
             x = model.validate_configurations(configurations, "configurations").reshape(-1, n)
-        log_p = torch.cat([model._log_prob(x[i:i + batch_size]).to(torch.float64)
+        log_p = torch.cat([model.log_prob(x[i:i + batch_size], validate=False).to(torch.float64)
                            for i in range(0, x.shape[0], batch_size)])
     rows, cols = torch.triu_indices(n, n, offset=1, device=x.device)
     spins = (2 * x - 1).to(torch.float64)

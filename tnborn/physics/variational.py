@@ -12,14 +12,12 @@ made Z2-symmetric first (q_s(x) = (q(x) + q(1-x)) / 2 in log_prob and sample) an
 from __future__ import annotations
 
 import math
-import time
 
 import torch
-from tqdm.auto import tqdm
 
-from ..arnn.base import AutoregressiveModel
-from ..base import GenerativeModel, _check_count
-from ..checks import check_beta
+from ..base import GenerativeModel
+from ..checks import check_beta, check_count, check_positive
+from ..fitloop import FitLoop
 from .validation import check_hamiltonian_matches
 
 
@@ -27,8 +25,8 @@ def train_variational(model: GenerativeModel, hamiltonian, beta: float, *, steps
                       batch_size: int = 1000, lr: float = 1e-3,
                       beta_anneal: float | None = None, z2: bool = False,
                       clip_grad: float | None = 1.0, progress: bool = True,
-                      generator: torch.Generator | None = None,
-                      log_every: int = 1) -> list[dict]:
+                      generator: torch.Generator | None = None, log_every: int = 1,
+                      checkpoint=None, checkpoint_every=100, resume=None) -> list[dict]:
     """Minimize the variational free energy of ``model`` for ``hamiltonian`` at ``beta``.
 
     Parameters
@@ -37,43 +35,52 @@ def train_variational(model: GenerativeModel, hamiltonian, beta: float, *, steps
         same number of binary sites as the Hamiltonian.
     steps, batch_size, lr : Adam steps, samples per step, learning rate.
     beta_anneal : a in (0, 1): train at beta_t = beta (1 - a^t); None: no annealing.
-    z2 : symmetrize the model under the global spin flip (kept after training).
+    z2 : symmetrize the model under the global spin flip (kept after training; the model
+        must have ``supports_z2``).
     clip_grad : clip the gradient norm (None: no clipping).
+    generator : the samples' random draws (None: the model's own stream).
     log_every : record every this many steps (and the last).
+    checkpoint, checkpoint_every, resume : see :mod:`tnborn.fitloop` (the interval counts
+        steps, or seconds with a unit: ``"30s"``).
 
     Returns one dict per recorded step: ``step``, ``beta`` (beta_t), ``free_energy``
     (mean of E + ln q / beta_t over the batch, total, not per site), ``free_energy_std``
     (its batch standard deviation), ``energy`` (batch mean), ``seconds`` (cumulative).
     """
     beta = check_beta(beta)
-    steps = _check_count(steps, "steps")
-    batch_size = _check_count(batch_size, "batch_size")
-    log_every = _check_count(log_every, "log_every")
-    if beta_anneal is not None and not 0 < beta_anneal < 1:
+    batch_size = check_count(batch_size, "batch_size")
+    log_every = check_count(log_every, "log_every")
+    if beta_anneal is not None and not (isinstance(beta_anneal, (int, float))
+                                        and 0 < beta_anneal < 1):
         raise ValueError(f"beta_anneal must be in (0, 1) or None, got {beta_anneal!r}")
-    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be a positive finite number, got {lr!r}")
+    lr = check_positive(lr, "lr")
+    if clip_grad is not None:
+        clip_grad = check_positive(clip_grad, "clip_grad")
     check_hamiltonian_matches(model, hamiltonian)
     if z2:
-        if not isinstance(model, AutoregressiveModel):
-            raise TypeError("z2=True needs an autoregressive model (it symmetrizes q)")
+        if not model.supports_z2:
+            raise TypeError(f"z2=True needs a model that supports the global flip "
+                            f"(supports_z2), not {type(model).__name__}")
         model.z2_symmetric = True
     parameters = [p for p in model.parameters() if p.requires_grad]
     if not parameters:
         raise ValueError(f"{type(model).__name__} has no trainable parameters")
-    optimizer = torch.optim.Adam(parameters, lr=lr)
-    history = []
-    elapsed = 0.0
-    bar = tqdm(total=steps, disable=not progress, unit="step", desc="variational", leave=False)
-    try:
-        for step in range(1, steps + 1):
-            start = time.perf_counter()
+    rng = model.random_stream(generator)
+    plan = {"method": "variational", "beta": beta, "batch_size": batch_size, "lr": lr,
+            "beta_anneal": beta_anneal, "z2": bool(z2), "clip_grad": clip_grad,
+            "log_every": log_every, "hamiltonian": repr(hamiltonian)}
+    with FitLoop(model, kind="variational", total=steps, updates_per_pass=1, unit="steps",
+                 desc="variational", progress=progress, max_seconds=None,
+                 checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume,
+                 options=plan, data={}, rng=rng) as loop:
+        optimizer = torch.optim.Adam(parameters, lr=lr)
+        if loop.extras:
+            optimizer.load_state_dict(loop.extras["optimizer"])
+        for step in loop.passes():
             beta_t = beta * (1.0 - beta_anneal ** step) if beta_anneal else beta
+            x, log_q = model.sample_and_log_prob(batch_size, generator=rng)
             with torch.no_grad():
-                x = model._sample(batch_size, generator)
-                energy = hamiltonian.energy(x).to(model.dtype)
-            log_q = model._log_prob(x)
-            with torch.no_grad():
+                energy = hamiltonian.energy(x).to(log_q.dtype)
                 local = energy + log_q / beta_t  # per-sample free energy
                 advantage = local - local.mean()
             loss = (advantage * log_q).mean()
@@ -82,14 +89,15 @@ def train_variational(model: GenerativeModel, hamiltonian, beta: float, *, steps
             if clip_grad is not None:
                 torch.nn.utils.clip_grad_norm_(parameters, clip_grad)
             optimizer.step()
-            elapsed += time.perf_counter() - start
-            bar.update(1)
+            loop.tick()
+            seconds = loop.end_pass()
+            record = None
             if step % log_every == 0 or step == steps:
                 record = {"step": step, "beta": beta_t, "free_energy": float(local.mean()),
                           "free_energy_std": float(local.std()),
-                          "energy": float(energy.mean()), "seconds": elapsed}
-                bar.set_postfix(F=f"{record['free_energy'] / model.n_sites:.5f}")
-                history.append(record)
-    finally:
-        bar.close()
-    return history
+                          "energy": float(energy.mean()), "seconds": seconds}
+                if not math.isfinite(record["free_energy"]):
+                    raise FloatingPointError("variational training diverged (non-finite "
+                                             "free energy); lower lr")
+            loop.finish(step, record, extras=lambda: {"optimizer": optimizer.state_dict()})
+    return loop.history

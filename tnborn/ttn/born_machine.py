@@ -19,9 +19,10 @@ from __future__ import annotations
 import torch
 
 from ..backend import resolve
-from ..base import GenerativeModel, _check_count
-from ..born import TENSOR_DTYPES, TensorNetworkBornMachine, check_network_tensor
-from ..linalg import check_alpha, spectrum_entropy
+from ..base import GenerativeModel
+from ..born import TENSOR_DTYPES, Bond, TensorNetworkBornMachine, check_network_tensor
+from ..checks import check_count, check_local_dim
+from ..supports import Discrete
 from ..sweeps import check_cutoff, fit_by_sweeps, update_options
 from . import canonical, contraction
 from .marginals import marginal_log_weight
@@ -49,35 +50,34 @@ class TTNBornMachine(TensorNetworkBornMachine):
         Trees started at bond 2 stalled on the digits at max_bond 4 (test NLL 25.1
         after 6 sweeps against 19.5 from bond 4).
     dtype, device : float64 on the CPU by default; complex dtypes are supported.
-    seed : seed of the initial tensors (a fresh random state when None).
+    seed : seed of the initial tensors and of the model's own random stream; None: drawn
+        from torch's global RNG.
 
     Attributes: ``tensors`` (node tensors in the post-order of the tree, root last),
     ``structure`` (the tree as nested tuples), ``layout`` ("binary", (H, W) or "tree"),
-    ``edges``, ``bond_dims``, ``center``. Edges are named by the sorted tuple of the
-    sites below them; the root edge (between the two top subtrees) by the sites of the
-    first top subtree.
+    ``bonds`` (one per edge, named by the sorted sites below it; the root edge, between
+    the two top subtrees, by the sites of the first one), ``bond_dims``, ``center`` (the
+    index of the centre node in ``tensors``), ``node_sites`` (the sites below each node).
     """
 
-    default_lr = 0.05
+    default_lr = {"sweep": 0.05, "gradient": 0.02}
 
     def __init__(self, n_sites: int, local_dim: int = 2, *, layout="binary",
                  max_bond: int = 64, cutoff: float = 0.0, init_bond: int = 4,
                  dtype=torch.float64, device=None, seed: int | None = None):
         super().__init__()
-        n_sites = _check_count(n_sites, "n_sites")
+        n_sites = check_count(n_sites, "n_sites")
         if n_sites < 2:
             raise ValueError(f"a TTN Born machine needs n_sites >= 2, got {n_sites}")
-        local_dim = _check_count(local_dim, "local_dim")
-        if local_dim < 2:
-            raise ValueError(f"local_dim must be >= 2, got {local_dim}")
-        self.max_bond = _check_count(max_bond, "max_bond")
+        self.support = Discrete(check_local_dim(local_dim))
+        local_dim = self.local_dim
+        self.max_bond = check_count(max_bond, "max_bond")
         self.cutoff = check_cutoff(cutoff)
-        self.init_bond = min(_check_count(init_bond, "init_bond"), self.max_bond)
+        self.init_bond = min(check_count(init_bond, "init_bond"), self.max_bond)
         dtype, device = resolve(dtype, device)
         structure, self.layout = layout_tree(layout, n_sites)
         tree = Tree(structure, n_sites)
-        generator = torch.Generator()
-        generator.manual_seed(int(seed) if seed is not None else int(torch.seed()))
+        generator = self._start_rng(seed)
 
         def bond(v):
             below = len(tree.leaves[v])
@@ -91,18 +91,23 @@ class TTNBornMachine(TensorNetworkBornMachine):
             if dtype.is_complex:
                 t = torch.complex(t, torch.rand(shape, generator=generator, dtype=torch.float64))
             tensors.append(t.to(dtype=dtype, device=device))
-        self._set_tensors(tree, local_dim, tensors, tree.root)
+        self.tree = tree
+        self.n_sites = tree.n_sites
+        canonical.canonicalize_from_scratch(tree, tensors, tree.root)
+        self._init_network(tensors, tree.root)
 
     # ------------------------------------------------------------ construction
     @classmethod
     def from_tensors(cls, tensors, tree, *, max_bond: int | None = None,
-                     cutoff: float = 0.0, center=None) -> "TTNBornMachine":
+                     cutoff: float = 0.0, center=None,
+                     seed: int | None = None) -> "TTNBornMachine":
         """Build from node tensors ``(D_c1, D_c2, D_p)`` of ``tree`` (nested pairs).
 
         ``tensors`` are in the post-order of ``tree`` (first subtree, second subtree,
         node; the root last, with parent dimension 1). They are copied, brought into
-        canonical form at ``center`` (a node's sorted site tuple; the root by default)
-        and normalized; p(x) is unchanged. ``max_bond`` defaults to max(64, largest leg).
+        canonical form at ``center`` (a node index, or the sites below the node; the
+        root by default) and normalized; p(x) is unchanged. ``max_bond`` defaults to
+        max(64, largest leg).
         """
         if isinstance(tensors, torch.Tensor) or not hasattr(tensors, "__len__"):
             raise TypeError("tensors must be a list of 3-D torch tensors")
@@ -115,23 +120,20 @@ class TTNBornMachine(TensorNetworkBornMachine):
         model = cls.__new__(cls)
         GenerativeModel.__init__(model)
         largest = max(max(t.shape) for t in tensors)
-        model.max_bond = _check_count(max(64, largest) if max_bond is None else max_bond,
-                                      "max_bond")
+        model.max_bond = check_count(max(64, largest) if max_bond is None else max_bond,
+                                     "max_bond")
         model.cutoff = check_cutoff(cutoff)
         model.init_bond = largest
-        node = tree.root if center is None else _node_of(tree, center)
-        model._set_tensors(tree, local_dim, [t.clone() for t in tensors], node)
+        model.support = Discrete(local_dim)
+        model.tree = tree
+        model.n_sites = tree.n_sites
         model.layout = "tree"
+        model._start_rng(seed)
+        node = model._center_index(center)
+        tensors = [t.detach().clone() for t in tensors]
+        canonical.canonicalize_from_scratch(tree, tensors, node)
+        model._init_network(tensors, node)
         return model
-
-    def _set_tensors(self, tree: Tree, local_dim: int, tensors: list[torch.Tensor],
-                     center: int) -> None:
-        canonical.canonicalize_from_scratch(tree, tensors, center)
-        self.tree = tree
-        self.n_sites = tree.n_sites
-        self.local_dim = local_dim
-        self.tensors = tensors
-        self._center = center
 
     # --------------------------------------------------------------- properties
     @property
@@ -140,103 +142,116 @@ class TTNBornMachine(TensorNetworkBornMachine):
         return self.tree.structure
 
     @property
-    def edges(self) -> list[tuple[int, ...]]:
-        """Edge names (sorted site tuples below each edge), nodes in post-order with the
-        root edge last."""
-        return list(self.tree.edge_names)
+    def node_sites(self) -> list[tuple[int, ...]]:
+        """The sorted sites below every node (post-order, the root last)."""
+        return list(self.tree.leaves)
 
     @property
-    def bond_dims(self) -> dict[tuple[int, ...], int]:
-        """Bond dimension of every edge (the root edge: the smaller side of the root)."""
+    def bonds(self) -> list[Bond]:
+        """One bond per edge, in post-order with the root edge last; ``sites`` are those
+        below the edge (for the root edge: below the first top subtree)."""
+        return [Bond(i, name) for i, name in enumerate(self.tree.edge_names)]
+
+    @property
+    def bond_dims(self) -> list[int]:
+        """Bond dimension of every edge, aligned with :attr:`bonds` (the root edge: the
+        smaller side of the root matrix)."""
         root = self.tree.root
-        return {name: (min(self.tensors[v].shape[:2]) if v == root
-                       else self.tensors[v].shape[2])
-                for name, v in zip(self.tree.edge_names, self.tree.edges)}
+        tensors = list(self.tensors)
+        return [min(tensors[v].shape[:2]) if v == root else tensors[v].shape[2]
+                for v in self.tree.edges]
 
-    @property
-    def center(self) -> tuple[int, ...]:
-        """The centre node, named by its sorted sites (the root: all sites)."""
-        return self.tree.leaves[self._center]
-
-    def canonicalize(self, center=None) -> "TTNBornMachine":
-        """Move the centre to a node given by its sites (QR); None: the root. Returns self."""
-        node = self.tree.root if center is None else _node_of(self.tree, center)
-        canonical.shift_center(self.tree, self.tensors, self._center, node)
-        self._center = node
-        return self
-
-    def log_norm(self) -> float:
-        """ln Z of the state contracted as it stands (0 up to rounding: it is kept normalized)."""
-        return contraction.log_norm(self.tree, self.tensors)
+    def _center_index(self, center) -> int:
+        """A node index from an index or the sites below the node (None: the root)."""
+        if center is None:
+            return self.tree.root
+        if isinstance(center, int) and not isinstance(center, bool):
+            if not 0 <= center < self.tree.n_nodes:
+                raise ValueError(f"center must be a node index in 0..{self.tree.n_nodes - 1}"
+                                 f" or the sites below a node, got {center}")
+            return center
+        return _node_of(self.tree, center)
 
     # ------------------------------------------------------------ entanglement
-    def bond_spectra(self) -> dict[tuple[int, ...], torch.Tensor]:
-        """Schmidt coefficients (normalized singular values) at every edge."""
-        spectra = canonical.bond_spectra(self.tree, self.tensors, self._center)
-        return dict(zip(self.tree.edge_names, spectra))
-
-    def entanglement_entropy(self, alpha: float = 1.0) -> dict[tuple[int, ...], float]:
-        """Entanglement entropy (nats) across every edge, ``{edge name: entropy}``.
-
-        An edge cuts the sites below it from the rest. ``alpha=1`` is von Neumann,
-        otherwise Renyi ``S_alpha = ln(sum lambda^alpha) / (1 - alpha)`` with
-        ``lambda = s^2`` the Schmidt spectrum.
-        """
-        alpha = check_alpha(alpha)
-        return {name: float(spectrum_entropy(s ** 2, alpha))
-                for name, s in self.bond_spectra().items()}
+    def bond_spectra(self) -> list[torch.Tensor]:
+        """Schmidt coefficients (normalized singular values) at every edge, aligned with
+        :attr:`bonds`."""
+        with torch.no_grad():
+            root = self.tree.root
+            return canonical.bond_spectra(self.tree, self._canonical_copy(root), root)
 
     # ------------------------------------------------------------------ kernels
-    def _log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        log_z = 2.0 * torch.log(torch.linalg.norm(self.tensors[self._center]))
-        sites = contraction.one_hot(x, self.local_dim, self.dtype)
-        return 2.0 * contraction.upward(self.tree, self.tensors, sites)[0] - log_z
+    def _check_network(self, tensors) -> None:
+        if len(tensors) != self.tree.n_nodes:
+            raise ValueError(f"the tree has {self.tree.n_nodes} nodes, got {len(tensors)} "
+                             "tensors")
+        if _validate_tensors(tensors, self.tree) != self.local_dim:
+            raise ValueError(f"the tensors' sites have {tensors[0].shape[0]} values, the "
+                             f"model {self.local_dim}")
+
+    def _contracted_log_z(self, tensors):
+        return contraction.log_norm(self.tree, tensors)
+
+    def _log_abs_amplitudes(self, tensors, x):
+        sites = contraction.one_hot(x, self.local_dim, tensors[0].dtype)
+        return contraction.upward(self.tree, tensors, sites)[0]
+
+    def _shift_center(self, tensors, start, stop) -> None:
+        canonical.shift_center(self.tree, tensors, start, stop)
+
+    def _canonicalize_from_scratch(self, tensors, center) -> None:
+        canonical.canonicalize_from_scratch(self.tree, tensors, center)
+
+    def _isometry_error(self, tensors, center) -> float:
+        return canonical.isometry_error(self.tree, tensors, center)
 
     def _marginal_log_prob(self, x: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
-        self.canonicalize()
-        log_z = 2.0 * torch.log(torch.linalg.norm(self.tensors[self._center]))
-        return marginal_log_weight(self.tree, self.tensors, x, known, self.local_dim) - log_z
+        tensors = self._canonical_copy(self.tree.root)
+        return marginal_log_weight(self.tree, tensors, x, known, self.local_dim)
 
     def _sample(self, num: int, generator) -> torch.Tensor:
-        self.canonicalize()
-        return tree_sample(self.tree, self.tensors, num, self.local_dim, generator)
+        return tree_sample(self.tree, self._canonical_copy(self.tree.root), num,
+                           self.local_dim, generator)
 
     def _conditional_sample(self, x, known, generator) -> torch.Tensor:
-        self.canonicalize()
-        return tree_sample(self.tree, self.tensors, x.shape[0], self.local_dim, generator,
-                           x, known)
+        return tree_sample(self.tree, self._canonical_copy(self.tree.root), x.shape[0],
+                           self.local_dim, generator, x, known)
 
-    def _fit(self, data: torch.Tensor, *, sweeps: int = 10, lr: float = 0.05,
-             batch_size: int | None = None, test_data: torch.Tensor | None = None,
-             progress: bool = True, max_step: float | None = 0.5, steps_per_bond: int = 1,
-             normalized_steps: bool = False, generator: torch.Generator | None = None,
-             max_seconds: float | None = None) -> list[dict]:
-        """Two-node learning; see :meth:`fit`."""
+    def _fit_sweeps(self, data: torch.Tensor, *, lr, max_step, steps_per_bond,
+                    normalized_steps, **loop_options) -> list[dict]:
+        """Two-node learning; see :meth:`fit`. The first update of a sweep merges the
+        root with both top nodes, so a centre on any of them is a valid start (a sweep
+        ends on the second top node); elsewhere the centre moves to the root first."""
         options = update_options(lr=lr, max_step=max_step, steps_per_bond=steps_per_bond,
                                  max_bond=self.max_bond, cutoff=self.cutoff,
                                  normalized=normalized_steps)
-        self.canonicalize()
+        tree = self.tree
+        starts = {tree.root} | set(tree.node_children(tree.root))
+        start = self.center if self.center in starts else tree.root
+        return fit_by_sweeps(
+            self, data, make_learner=lambda tensors, rows: TwoNodeLearner(
+                tree, tensors, rows, options, self.local_dim),
+            schedule=tree.sweep, start_center=start, center_after=lambda step: step[1],
+            options=options, desc="TTN sweeps", **loop_options)
 
-        def moved(step):
-            self._center = step[1]
-
-        return fit_by_sweeps(self, data, make_learner=lambda rows: TwoNodeLearner(
-                                 self.tree, self.tensors, rows, options, self.local_dim),
-                             schedule=self.tree.sweep, sweeps=sweeps, batch_size=batch_size,
-                             test_data=test_data, progress=progress, generator=generator,
-                             largest_bond=lambda: max(self.bond_dims.values()),
-                             desc="TTN sweeps", after_update=moved, max_seconds=max_seconds)
+    def _repr_fields(self) -> dict:
+        fields = super()._repr_fields()
+        layout = self.layout if isinstance(self.layout, str) else \
+            f"{self.layout[0]}x{self.layout[1]}"
+        return {**fields, "layout": layout}
 
     # ------------------------------------------------------------------ saving
     def _config(self) -> dict:
-        layout = list(self.layout) if isinstance(self.layout, tuple) else self.layout
-        return {"n_sites": self.n_sites, "local_dim": self.local_dim,
-                "max_bond": self.max_bond, "cutoff": self.cutoff, "dtype": str(self.dtype),
-                "tree": self.tree.to_lists(), "layout": layout,
-                "center": list(self.center)}
+        layout = self.layout
+        if layout == "tree":  # nested tuples; on 2 sites the only tree is the binary one
+            layout = self.tree.structure if self.n_sites > 2 else "binary"
+        return {"n_sites": self.n_sites, "local_dim": self.local_dim, "layout": layout,
+                "max_bond": self.max_bond, "cutoff": self.cutoff, "init_bond": self.init_bond,
+                "dtype": str(self.dtype).replace("torch.", ""), "seed": self.seed}
 
     @classmethod
-    def _from_saved(cls, config: dict, state: dict) -> "TTNBornMachine":
+    def _from_version_1(cls, config: dict, state: dict) -> "TTNBornMachine":
+        """A model from a file of tnborn 0.1 (tensors as a list, the centre as sites)."""
         if config.get("dtype") not in TENSOR_DTYPES:
             raise ValueError(f"unknown dtype {config.get('dtype')!r}")
         model = cls.from_tensors(state["tensors"], config["tree"],
@@ -244,8 +259,6 @@ class TTNBornMachine(TensorNetworkBornMachine):
                                  center=config["center"])
         if model.n_sites != config["n_sites"] or model.local_dim != config["local_dim"]:
             raise ValueError("tensors do not match the saved n_sites / local_dim")
-        if str(model.dtype) != config["dtype"]:
-            raise ValueError(f"tensors have dtype {model.dtype}, config says {config['dtype']}")
         layout = config["layout"]
         model.layout = tuple(layout) if isinstance(layout, list) else layout
         return model

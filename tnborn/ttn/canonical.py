@@ -119,3 +119,27 @@ def bond_spectra(tree: Tree, tensors: list[torch.Tensor], center: int) -> list[t
         s = torch.linalg.svdvals(matrix)
         spectra[u] = s / torch.linalg.norm(s)
     return [spectra[u] for u in tree.edges]
+
+
+def isometry_error(tree: Tree, tensors: list[torch.Tensor], center: int) -> float:
+    """Largest entry of |Q^H Q - I| over the nodes other than ``center``, each reshaped
+    with its leg towards ``center`` as the column index (the isometry condition)."""
+    worst = 0.0
+    on_path = set()  # nodes whose subtree holds the centre: their leg towards it is a child
+    v = center
+    while v != -1:
+        on_path.add(v)
+        v = tree.parent[v]
+    for v, t in enumerate(tensors):
+        if v == center:
+            continue
+        leg = 2
+        if v in on_path:
+            leg = next(i for i, c in enumerate(tree.children[v])
+                       if not c.is_site and c.index in on_path)
+        m = t.permute(LEG_LAST[leg])
+        m = m.reshape(-1, m.shape[2])
+        gram = m.mH @ m
+        eye = torch.eye(gram.shape[0], dtype=gram.dtype, device=gram.device)
+        worst = max(worst, float((gram - eye).abs().max()))
+    return worst

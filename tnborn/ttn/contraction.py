@@ -66,8 +66,9 @@ def upward(tree: Tree, tensors: list[torch.Tensor], sites: torch.Tensor,
     return log_scale, (vectors if keep else None)
 
 
-def log_norm(tree: Tree, tensors: list[torch.Tensor]) -> float:
-    """ln Z = ln sum_x |psi(x)|^2 by contracting the tree with its conjugate (any gauge).
+def log_norm(tree: Tree, tensors: list[torch.Tensor]) -> torch.Tensor:
+    """ln Z = ln sum_x |psi(x)|^2 by contracting the tree with its conjugate (any gauge),
+    a 0-d real tensor, differentiable with respect to the tensors (-inf for a zero state).
 
     ::
 
@@ -76,7 +77,7 @@ def log_norm(tree: Tree, tensors: list[torch.Tensor]) -> float:
     with E = identity at the sites; every E is rescaled to unit norm on the way up.
     """
     envs: list[torch.Tensor | None] = [None] * tree.n_nodes
-    log_z = 0.0
+    log_z = torch.zeros((), dtype=tensors[0].real.dtype, device=tensors[0].device)
     for v, pair in enumerate(tree.children):
         t = tensors[v]
         c1, c2 = (torch.eye(t.shape[i], dtype=t.dtype, device=t.device) if child.is_site
@@ -84,7 +85,7 @@ def log_norm(tree: Tree, tensors: list[torch.Tensor]) -> float:
         env = contract("ijp,ik,jl,klq->pq", t, c1, c2, t.conj())
         scale = torch.linalg.norm(env)
         if scale == 0:
-            return float("-inf")
+            return torch.full_like(log_z, float("-inf"))
         envs[v] = env / scale
-        log_z += float(torch.log(scale))
-    return log_z + float(torch.log(envs[tree.root].reshape(()).real))
+        log_z = log_z + torch.log(scale)
+    return log_z + torch.log(envs[tree.root].reshape(()).real)

@@ -59,10 +59,11 @@ def gradient_steps(merged: torch.Tensor, left: torch.Tensor, right: torch.Tensor
 class TwoNodeLearner:
     """Cached environments and two-node updates of a tree, acting in place on ``tensors``.
 
-    ``tensors`` must be canonical with the centre at the root and normalized; ``data``
-    is a LongTensor ``(U, n)`` of distinct configurations. Updates must follow
-    ``tree.sweep`` (cyclically) from its start: each needs the centre on one of its
-    nodes and the cached vectors pointing towards them.
+    ``tensors`` (a plain list) must be canonical and normalized with the centre at the
+    root or at one of the two top nodes (where a sweep ends); ``data`` is a LongTensor
+    ``(U, n)`` of distinct configurations. Updates must follow ``tree.sweep``
+    (cyclically) from its start: each needs the centre on one of its nodes and the
+    cached vectors pointing towards them.
     """
 
     def __init__(self, tree: Tree, tensors: list[torch.Tensor], data: torch.Tensor,
@@ -122,9 +123,9 @@ class TwoNodeLearner:
             vh = s[:, None] * vh
         else:
             uu = uu * s
-        self.tensors[u] = uu.reshape(d1, d2, -1)
+        self.tensors[u] = uu.reshape(d1, d2, -1).contiguous()  # as loaded tensors are
         new_v = vh.reshape(-1, ds, dp)
-        self.tensors[v] = new_v.permute(1, 0, 2) if i == 1 else new_v
+        self.tensors[v] = (new_v.permute(1, 0, 2) if i == 1 else new_v).contiguous()
         if toward == v:
             self._refresh_up(u)
         else:
@@ -159,8 +160,8 @@ class TwoNodeLearner:
                 core = factor @ core if side == 0 else core @ factor.T
             else:
                 t = self.tensors[top.index]
-                self.tensors[top.index] = factor.reshape(t.shape[0], t.shape[1], -1)
-        self.tensors[root] = core[:, :, None]
+                self.tensors[top.index] = factor.reshape(t.shape[0], t.shape[1], -1).contiguous()
+        self.tensors[root] = core[:, :, None].contiguous()
         for top in tops:
             if not top.is_site and top.index != toward:
                 self._refresh_up(top.index)

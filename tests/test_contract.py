@@ -1,0 +1,439 @@
+"""The contract every GenerativeModel keeps, checked on one small instance of each class
+(and of Independent on each support), as torch's distribution tests do.
+
+A new model class is covered by one line in ``MODELS``: a name and a function
+``build(seed)`` returning a small instance whose distribution is not trivial.
+
+References are independent of the models: enumeration of every configuration
+(discrete), Gauss-Legendre quadrature (continuous), chi-square and Kolmogorov-Smirnov
+tests of samples against the exact distribution.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import pytest
+import scipy.stats
+import torch
+
+import tnborn
+from tnborn import (HAN, MADE, SKARNN, Circle, CurieWeissARNN, Discrete, Independent,
+                    Interval, MPSBornMachine, PixelCNN, Real, TTNBornMachine)
+from tnborn.diagnostics import mutual_information
+from tnborn.physics import SherringtonKirkpatrick
+
+from .helpers import all_configurations, chi_square_pvalue, codes
+
+P_VALUE = 1e-3
+SAMPLES = 20_000
+
+
+def _fitted_independent(support, n_sites, seed):
+    """An Independent model fitted to draws of a fixed, non-uniform distribution."""
+    g = torch.Generator().manual_seed(100 + seed)
+    shape = (400, n_sites)
+    if isinstance(support, Discrete):
+        weights = torch.tensor([0.6, 0.3, 0.1])[:support.k]
+        data = torch.multinomial(weights, shape[0] * n_sites, True, generator=g).view(shape)
+    elif isinstance(support, Circle):
+        data = torch.remainder(1.0 + 0.8 * torch.randn(shape, generator=g, dtype=torch.float64)
+                               + torch.arange(n_sites), 2 * math.pi)
+    elif isinstance(support, Real):
+        data = 0.5 + 2.0 * torch.randn(shape, generator=g, dtype=torch.float64)
+    else:
+        gamma_a = torch._standard_gamma(torch.full(shape, 2.5, dtype=torch.float64), generator=g)
+        gamma_b = torch._standard_gamma(torch.full(shape, 4.0, dtype=torch.float64), generator=g)
+        data = support.lo + (support.hi - support.lo) * gamma_a / (gamma_a + gamma_b)
+    model = Independent(support, n_sites, seed=seed)
+    model.fit(data)
+    return model
+
+
+def _sk(seed):
+    h = SherringtonKirkpatrick(6, seed=4, h=0.2)
+    return SKARNN(h.couplings, h.fields, beta=0.9, seed=seed)
+
+
+#: (name, build(seed)); every model class of the library appears here
+MODELS = [
+    ("mps", lambda seed: MPSBornMachine(6, max_bond=4, init_bond=3, seed=seed)),
+    ("mps-d3-complex", lambda seed: MPSBornMachine(5, 3, init_bond=3, seed=seed,
+                                                   dtype=torch.complex128)),
+    ("ttn", lambda seed: TTNBornMachine(6, init_bond=3, seed=seed)),
+    ("ttn-2d-d3", lambda seed: TTNBornMachine(6, 3, layout=(2, 3), init_bond=3, seed=seed)),
+    ("made", lambda seed: MADE(6, hidden=8, seed=seed)),
+    ("made-d3", lambda seed: MADE(5, 3, hidden=8, seed=seed)),
+    ("pixelcnn", lambda seed: PixelCNN((2, 3), channels=4, layers=2, seed=seed)),
+    ("han", lambda seed: HAN(4, beta=0.4, hidden=6, seed=seed)),
+    ("curie-weiss", lambda seed: CurieWeissARNN(6, beta=0.8, h=0.15, seed=seed)),
+    ("sk", _sk),
+    ("independent-discrete", lambda seed: _fitted_independent(Discrete(3), 4, seed)),
+    ("independent-circle", lambda seed: _fitted_independent(Circle(), 2, seed)),
+    ("independent-real", lambda seed: _fitted_independent(Real(), 2, seed)),
+    ("independent-interval", lambda seed: _fitted_independent(Interval(-1.0, 2.0), 2, seed)),
+]
+BUILDERS = dict(MODELS)
+NAMES = [name for name, _ in MODELS]
+DISCRETE = [name for name in NAMES if BUILDERS[name](0).support.is_discrete]
+CONTINUOUS = [name for name in NAMES if name not in DISCRETE]
+
+_cache: dict = {}
+
+
+def model_named(name, seed=0):
+    """A fresh deep copy of the (cached) instance ``name`` built with ``seed``."""
+    key = (name, seed)
+    if key not in _cache:
+        _cache[key] = BUILDERS[name](seed)
+    return copy.deepcopy(_cache[key])
+
+
+def test_every_model_class_is_covered():
+    """Each concrete model class of tnborn appears in MODELS (Independent once per
+    support)."""
+    covered = {type(BUILDERS[name](0)).__name__ for name in NAMES}
+    expected = {"MPSBornMachine", "TTNBornMachine", "MADE", "PixelCNN", "HAN",
+                "CurieWeissARNN", "SKARNN", "Independent"}
+    assert covered == expected
+    supports = {type(BUILDERS[name](0).support).__name__ for name in NAMES
+                if name.startswith("independent")}
+    assert supports == {"Discrete", "Circle", "Real", "Interval"}
+
+
+# ------------------------------------------------------------------- references
+def exact_table(model):
+    """ln p of every configuration (lexicographic), float64."""
+    x = all_configurations(model.n_sites, model.local_dim)
+    with torch.no_grad():
+        return model.log_prob(x).double()
+
+
+def _window(model, site):
+    """The interval that holds (all but a negligible part of) one site's density."""
+    support = model.support
+    if isinstance(support, Circle):  # [0, 2 pi): the last float below 2 pi
+        return 0.0, float(np.nextafter(2 * math.pi, 0))
+    if isinstance(support, Interval):
+        return support.lo, support.hi
+    # the real line: +- 14 standard deviations around the mean of the model's samples
+    draws = model.sample(4000, generator=torch.Generator().manual_seed(7))[:, site]
+    mean, std = float(draws.mean()), float(draws.std())
+    return mean - 14 * std, mean + 14 * std
+
+
+def _nodes(model, site, count):
+    """Gauss-Legendre nodes and weights on the window of one site."""
+    nodes, weights = np.polynomial.legendre.leggauss(count)
+    lo, hi = _window(model, site)
+    half = (hi - lo) / 2
+    return lo + half * (nodes + 1), half * weights
+
+
+def quadrature_mass(model, count=300):
+    """Integral of p over the whole (two-site) domain by a product Gauss-Legendre rule."""
+    assert model.n_sites == 2
+    (x0, w0), (x1, w1) = (_nodes(model, s, count) for s in range(2))
+    grid = torch.tensor(np.stack(np.meshgrid(x0, x1, indexing="ij"), -1).reshape(-1, 2))
+    with torch.no_grad():
+        density = torch.exp(model.log_prob(grid)).numpy().reshape(count, count)
+    return float(w0 @ density @ w1)
+
+
+def site_cdf(model, site, count=2000):
+    """The exact marginal CDF of one site, by cumulative quadrature of
+    ``marginal_log_prob`` on a fine grid (interpolated)."""
+    grid = np.linspace(*_window(model, site), count)
+    x = torch.zeros(count, model.n_sites, dtype=torch.float64)
+    x[:, :] = torch.tensor(grid)[:, None]
+    with torch.no_grad():
+        density = torch.exp(model.marginal_log_prob(x, [site])).numpy()
+    cumulative = np.concatenate([[0.0], np.cumsum((density[1:] + density[:-1]) / 2
+                                                  * np.diff(grid))])
+    cumulative /= cumulative[-1]
+    return lambda values: np.interp(values, grid, cumulative)
+
+
+def binned_pvalue(samples, model, probabilities, bins=64):
+    """Chi-square p-value of samples against exact probabilities, over every
+    configuration for small systems, else over ``bins`` ranges of consecutive
+    (lexicographic) configurations of about equal probability."""
+    counts = np.bincount(codes(samples, model.local_dim).numpy(),
+                         minlength=probabilities.numel())
+    probabilities = probabilities.numpy()
+    impossible = probabilities == 0
+    assert counts[impossible].sum() == 0, "samples where p = 0"
+    counts, probabilities = counts[~impossible], probabilities[~impossible]
+    if probabilities.size > 4096:
+        edges = np.searchsorted(np.cumsum(probabilities), np.linspace(0, 1, bins + 1)[1:-1])
+        counts = np.add.reduceat(counts, np.concatenate([[0], edges]))
+        probabilities = np.add.reduceat(probabilities, np.concatenate([[0], edges]))
+    return chi_square_pvalue(counts, probabilities)
+
+
+def state_snapshot(model):
+    return {k: (v.detach().clone() if isinstance(v, torch.Tensor) else copy.deepcopy(v))
+            for k, v in model.state_dict().items()}
+
+
+def assert_same_state(a, b):
+    assert a.keys() == b.keys()
+    for key in a:
+        if isinstance(a[key], torch.Tensor):
+            assert torch.equal(a[key], b[key]), key
+        else:
+            assert a[key] == b[key], key
+
+
+# ------------------------------------------------------------------ the contract
+@pytest.mark.parametrize("name", DISCRETE)
+def test_discrete_normalization_by_enumeration(name):
+    model = model_named(name)
+    assert abs(float(torch.logsumexp(exact_table(model), 0))) < 1e-10
+
+
+@pytest.mark.parametrize("name", CONTINUOUS)
+def test_continuous_normalization_by_quadrature(name):
+    model = model_named(name)
+    assert quadrature_mass(model) == pytest.approx(1.0, abs=1e-8)
+
+
+@pytest.mark.parametrize("name", DISCRETE)
+def test_discrete_samples_follow_the_exact_distribution(name):
+    model = model_named(name)
+    samples = model.sample(SAMPLES, generator=torch.Generator().manual_seed(1))
+    assert samples.dtype == torch.long and samples.shape == (SAMPLES, model.n_sites)
+    assert binned_pvalue(samples, model, torch.exp(exact_table(model))) > P_VALUE
+
+
+@pytest.mark.parametrize("name", CONTINUOUS)
+def test_continuous_samples_follow_the_exact_marginals(name):
+    model = model_named(name)
+    samples = model.sample(SAMPLES, generator=torch.Generator().manual_seed(1))
+    assert samples.dtype == model.dtype and samples.shape == (SAMPLES, model.n_sites)
+    model.validate_configurations(samples)  # inside the support
+    for site in range(model.n_sites):
+        result = scipy.stats.kstest(samples[:, site].numpy(), site_cdf(model, site))
+        assert result.pvalue > P_VALUE, (site, result)
+
+
+@pytest.mark.parametrize("name", DISCRETE)
+def test_conditional_samples_follow_the_exact_conditional(name):
+    model = model_named(name)
+    n, d = model.n_sites, model.local_dim
+    order = getattr(model, "order", torch.arange(n))
+    candidates = [torch.zeros(n, dtype=torch.bool) for _ in range(2)]
+    candidates[0][order[:2]] = True  # a prefix of the site order
+    candidates[1][[0, n - 1]] = True  # the two ends
+    exact_masks = [m for m in candidates if model.conditional_is_exact(m)]
+    assert exact_masks, "every model samples exactly given a prefix of its site order"
+    table = torch.exp(exact_table(model))
+    x_all = all_configurations(n, d)
+    for known in exact_masks:
+        given = model.sample(1, generator=torch.Generator().manual_seed(3))[0]
+        drawn = model.conditional_sample(given.expand(5000, n), known,
+                                         generator=torch.Generator().manual_seed(4))
+        assert torch.equal(drawn[:, known], given[known].expand(5000, -1))
+        consistent = (x_all[:, known] == given[known]).all(1)
+        conditional = torch.where(consistent, table, torch.zeros_like(table))
+        assert binned_pvalue(drawn, model, conditional / conditional.sum()) > P_VALUE
+    for known in candidates:
+        if not model.conditional_is_exact(known):
+            with pytest.raises(ValueError):
+                model.conditional_sample(x_all[:2], known)
+
+
+@pytest.mark.parametrize("name", CONTINUOUS)
+def test_continuous_conditional_sampling_keeps_the_known_sites(name):
+    model = model_named(name)
+    known = torch.tensor([True, False])
+    assert model.conditional_is_exact(known)
+    given = model.sample(1, generator=torch.Generator().manual_seed(3))
+    drawn = model.conditional_sample(given.expand(4000, 2), known,
+                                     generator=torch.Generator().manual_seed(4))
+    assert torch.equal(drawn[:, 0], given[0, 0].expand(4000))
+    # the sites are independent: the free site follows its marginal
+    assert scipy.stats.kstest(drawn[:, 1].numpy(), site_cdf(model, 1)).pvalue > P_VALUE
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_marginals_where_exact_sum_the_joint(name):
+    model = model_named(name)
+    sites = [0, model.n_sites - 1]
+    if not model.marginal_is_exact(sites):
+        sites = model.order[:2].tolist()
+    assert model.marginal_is_exact(sites)
+    if not model.support.is_discrete:
+        x = model.sample(50, generator=torch.Generator().manual_seed(2))
+        expected = model.log_prob(x).detach()  # two independent sites: the joint
+        torch.testing.assert_close(model.marginal_log_prob(x, [0, 1]), expected,
+                                   rtol=0, atol=1e-12)
+        return
+    table = torch.exp(exact_table(model))
+    x_all = all_configurations(model.n_sites, model.local_dim)
+    x = model.sample(40, generator=torch.Generator().manual_seed(2))
+    match = (x[:, None, sites] == x_all[None, :, sites]).all(-1)
+    expected = torch.log((match * table).sum(1))
+    torch.testing.assert_close(model.marginal_log_prob(x, sites).double(), expected,
+                               rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_sample_and_log_prob_agree(name):
+    model = model_named(name)
+    x, log_q = model.sample_and_log_prob(64, generator=torch.Generator().manual_seed(5))
+    torch.testing.assert_close(log_q.detach(), model.log_prob(x).detach(), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_state_dict_and_file_round_trips(name, tmp_path):
+    model = model_named(name, seed=0)
+    x = model.sample(32, generator=torch.Generator().manual_seed(6))
+    expected = model.log_prob(x).detach()
+    other = model_named(name, seed=1)
+    other.load_state_dict(model.state_dict())
+    torch.testing.assert_close(other.log_prob(x).detach(), expected, rtol=0, atol=1e-12)
+    assert_same_state(state_snapshot(other), state_snapshot(model))
+    torch.save(model.state_dict(), tmp_path / "state.pt")
+    third = model_named(name, seed=2)
+    third.load_state_dict(torch.load(tmp_path / "state.pt", weights_only=True))
+    torch.testing.assert_close(third.log_prob(x).detach(), expected, rtol=0, atol=1e-12)
+    model.save(tmp_path / "model.pt")
+    loaded = tnborn.load(tmp_path / "model.pt")
+    assert type(loaded) is type(model) and loaded.support == model.support
+    torch.testing.assert_close(loaded.log_prob(x).detach(), expected, rtol=0, atol=1e-12)
+    assert_same_state(state_snapshot(loaded), state_snapshot(model))
+
+
+@pytest.mark.filterwarnings("ignore:Complex modules are a new feature")
+@pytest.mark.parametrize("name", NAMES)
+def test_deepcopy_and_float32(name):
+    model = model_named(name)
+    x = model.sample(32, generator=torch.Generator().manual_seed(6))
+    expected = model.log_prob(x).detach()
+    twin = copy.deepcopy(model)
+    torch.testing.assert_close(twin.log_prob(x).detach(), expected, rtol=0, atol=1e-12)
+    dtype = torch.complex64 if model.dtype.is_complex else torch.float32
+    single = model.to(dtype)
+    assert all(p.dtype == dtype for p in single.parameters())
+    low = single.log_prob(x).detach()
+    assert low.dtype == torch.float32
+    torch.testing.assert_close(low.double(), expected, rtol=0, atol=2e-4)
+    if model.support.is_discrete:
+        assert abs(float(torch.logsumexp(exact_table(single), 0))) < 1e-4
+
+
+@pytest.mark.filterwarnings("ignore:the Monte Carlo marginal rests on few")
+@pytest.mark.parametrize("name", NAMES)
+def test_reading_methods_leave_the_state_unchanged(name):
+    model = model_named(name)
+    before = state_snapshot(model)
+    center = getattr(model, "center", None)
+    g = torch.Generator().manual_seed(8)
+    x = model.sample(16, generator=g)
+    model.log_prob(x)
+    model.nll(x)
+    model.sample_and_log_prob(4, generator=g)
+    known = torch.zeros(model.n_sites, dtype=torch.bool)
+    known[model.order[0] if hasattr(model, "order") else 0] = True
+    model.marginal_log_prob(x, known)
+    model.conditional_sample(x, known, generator=g)
+    if model.has_bonds:
+        model.entanglement_entropy()
+        model.bond_spectra()
+    if model.support.is_discrete:
+        mutual_information(model, 1)
+        mutual_information(model, 1, num=50, generator=g, inner=4)
+    assert_same_state(state_snapshot(model), before)
+    assert getattr(model, "center", None) == center
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_reproducible_with_a_generator(name):
+    model = model_named(name)
+    a = model.sample(50, generator=torch.Generator().manual_seed(9))
+    b = model.sample(50, generator=torch.Generator().manual_seed(9))
+    c = model.sample(50, generator=torch.Generator().manual_seed(10))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    # without a generator, two identically seeded models draw the same stream
+    first, second = model_named(name, seed=4), model_named(name, seed=4)
+    assert torch.equal(first.sample(20), second.sample(20))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_bad_input_is_rejected_with_a_clear_error(name):
+    model = model_named(name)
+    n = model.n_sites
+    x = model.sample(3, generator=torch.Generator().manual_seed(11))
+    with pytest.raises(ValueError, match="sites"):
+        model.log_prob(x[:, :-1])
+    with pytest.raises(ValueError, match="empty"):
+        model.log_prob(x[:0])
+    with pytest.raises(TypeError):
+        model.log_prob("not a configuration")
+    if model.support.is_discrete:
+        bad = x.clone()
+        bad[1, 0] = model.local_dim
+        with pytest.raises(ValueError, match="outside"):
+            model.log_prob(bad)
+        with pytest.raises(ValueError, match="NaN"):
+            model.log_prob(torch.full((2, n), float("nan")))
+        with pytest.raises(ValueError, match="non-integer"):
+            model.log_prob(torch.full((2, n), 0.5))
+    else:
+        with pytest.raises(TypeError, match="floating"):
+            model.log_prob(torch.zeros(2, n, dtype=torch.long))
+        with pytest.raises(ValueError, match="non-finite"):
+            model.log_prob(torch.full((2, n), float("nan"), dtype=torch.float64))
+        outside = {"Circle": 2 * math.pi, "Interval": 2.5, "Real": float("inf")}
+        bad = x.clone()
+        bad[0, 1] = outside[type(model.support).__name__]
+        with pytest.raises(ValueError):
+            model.log_prob(bad)
+    with pytest.raises(ValueError):
+        model.sample(0)
+    with pytest.raises(TypeError):
+        model.sample(2.5)
+    with pytest.raises(TypeError):
+        model.sample(2, generator=0)
+    with pytest.raises(TypeError):
+        model.conditional_sample(x, torch.ones(n))  # not a bool mask
+    bad_state = {k: (torch.full_like(v, float("nan")) if isinstance(v, torch.Tensor)
+                     and v.is_floating_point() else v) for k, v in model.state_dict().items()}
+    if any(isinstance(v, torch.Tensor) and v.is_floating_point() for v in bad_state.values()):
+        with pytest.raises(ValueError, match="non-finite"):
+            model_named(name).load_state_dict(bad_state)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_capabilities_and_repr(name):
+    model = model_named(name)
+    for flag in ("exact_sampling", "has_bonds", "has_rsample", "supports_z2"):
+        assert isinstance(getattr(model, flag), bool), flag
+    assert model.exact_sampling
+    assert model.marginal_is_exact(range(model.n_sites))
+    text = repr(model)
+    assert text.startswith(type(model).__name__ + "(") and "parameters=" in text
+    assert f"{model.num_parameters:,}" in text
+    assert model.num_parameters == sum(p.numel() for p in model.parameters()) > 0
+    if model.has_bonds:
+        assert len(model.bonds) == len(model.bond_dims) == len(model.entanglement_entropy())
+    if not model.has_rsample:
+        with pytest.raises(TypeError, match="reparametrized"):
+            model.rsample(2)
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if BUILDERS[n](0).has_rsample])
+def test_rsample_is_differentiable_and_exact(name):
+    model = model_named(name)
+    drawn = model.rsample(SAMPLES, generator=torch.Generator().manual_seed(12))
+    drawn.mean().backward()
+    assert any(p.grad is not None and float(p.grad.abs().sum()) > 0
+               for p in model.parameters())
+    samples = drawn.detach()
+    model.validate_configurations(samples)
+    for site in range(model.n_sites):
+        assert scipy.stats.kstest(samples[:, site].numpy(),
+                                  site_cdf(model, site)).pvalue > P_VALUE

@@ -1,0 +1,207 @@
+"""The loop every training function shares: numbered passes (sweeps, epochs or
+variational steps) under a training-time budget, a progress bar, one record per pass,
+and checkpoints.
+
+Checkpoints
+-----------
+``checkpoint=path`` writes, atomically (a temporary file and a rename), the state of the
+run at the end of a pass: the model's ``state_dict`` and configuration, the optimizer
+state where there is one, the state of the random generator the run draws from, the
+history so far, the training options and fingerprints of the data. It is written before
+the first pass, then every ``checkpoint_every`` passes (an int) or after the first pass
+that ends at least that many seconds (``"30s"``, ``"5m"``) after the last write, and
+after the last pass. A pass cut short by a time budget is not a resumable point and is
+not written.
+
+``resume=path`` loads such a file into the model and continues from the pass after it,
+with the same data and options (ValueError naming what differs); the number of passes
+may be raised. A run killed at any moment (even with SIGKILL) and resumed from its last
+checkpoint ends in exactly the state of the run that was not interrupted (float64, the
+same seeds): every random draw comes from the checkpointed generator. Only the
+``seconds`` of the history, wall-clock measurements, differ.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from .base import atomic_save, read_payload, to_cpu
+from .budget import parse_interval
+from .checks import check_count, check_positive
+from .progress import TrainingBar
+
+CHECKPOINT_FORMAT = "tnborn-checkpoint"
+CHECKPOINT_VERSION = 1
+
+
+def fingerprint(data: torch.Tensor | None) -> str | None:
+    """SHA-256 of a tensor's shape, dtype and values (None for None)."""
+    if data is None:
+        return None
+    data = data.detach().cpu().contiguous()
+    digest = hashlib.sha256(f"{tuple(data.shape)} {data.dtype}".encode())
+    digest.update(data.numpy().tobytes())
+    return digest.hexdigest()
+
+
+class FitLoop:
+    """Passes ``1 .. total`` of one training run (a context manager).
+
+    ::
+
+        with FitLoop(model, kind="sweep", total=sweeps, ...) as loop:
+            restore(loop.extras)              # optimizer state etc. when resuming
+            for step in loop.passes():
+                for update in pass_updates:
+                    ...
+                    if loop.tick():           # time budget spent
+                        break
+                seconds = loop.end_pass()
+                loop.finish(record, partial=..., extras=lambda: {...})
+        return loop.history
+
+    Parameters
+    ----------
+    model : the GenerativeModel being trained (its state_dict is checkpointed).
+    kind : the training method (a checkpoint of another kind is refused).
+    total : passes to run in all (resumed passes included).
+    updates_per_pass : progress-bar units per pass.
+    options : the settings that determine the computation (plain values); a resumed
+        run must be given the same.
+    data : tensors whose fingerprints a resumed run must match (train, test, ...).
+    rng : the generator every random draw of the run comes from.
+    """
+
+    def __init__(self, model, *, kind: str, total: int, updates_per_pass: int, unit: str,
+                 desc: str, progress: bool, max_seconds, checkpoint, checkpoint_every,
+                 resume, options: dict, data: dict, rng: torch.Generator):
+        self.model = model
+        self.kind = kind
+        self.total = check_count(total, unit)
+        self.max_seconds = None if max_seconds is None else check_positive(max_seconds,
+                                                                           "max_seconds")
+        self.checkpoint = None if checkpoint is None else Path(checkpoint)
+        self.every_steps, self.every_seconds = parse_interval(checkpoint_every)
+        self.options = dict(options)
+        self.fingerprints = {name: fingerprint(value) for name, value in data.items()}
+        self.rng = rng
+        self.history: list[dict] = []
+        self.elapsed = 0.0
+        self.next_step = 1
+        self.extras: dict | None = None
+        self._stopped = False
+        self._pass_start = 0.0
+        self._last_write = time.monotonic()
+        if resume is not None:
+            self._resume(Path(resume))
+        self.bar = TrainingBar(updates=max(0, self.total - self.next_step + 1) * updates_per_pass,
+                               max_seconds=self.max_seconds, unit="update", desc=desc,
+                               enabled=progress)
+
+    def __enter__(self) -> "FitLoop":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.bar.close()
+
+    # ---------------------------------------------------------------- passes
+    def passes(self):
+        """The numbers of the passes still to run (stops early on a spent budget)."""
+        if self.checkpoint is not None and self.next_step == 1:
+            self._write(0, {})
+        for step in range(self.next_step, self.total + 1):
+            if self._stopped:
+                return
+            self._pass_start = time.perf_counter()
+            yield step
+
+    def tick(self) -> bool:
+        """Count one update; True once the training time reaches the budget."""
+        return self.bar.advance(self.elapsed + time.perf_counter() - self._pass_start)
+
+    def end_pass(self) -> float:
+        """Stop the pass's clock; returns the cumulative training seconds."""
+        self.elapsed += time.perf_counter() - self._pass_start
+        return self.elapsed
+
+    def finish(self, step: int, record: dict | None, *, partial: bool = False,
+               extras: Callable[[], dict] | None = None) -> None:
+        """Record the pass (``record`` None: nothing recorded) and checkpoint if due."""
+        if record is not None:
+            if partial:
+                record["partial"] = True
+            self.history.append(record)
+            shown = {key: f"{record[key]:.4f}" for key in ("train_nll", "free_energy")
+                     if key in record}
+            if "max_bond" in record:
+                shown["D"] = record["max_bond"]
+            self.bar.set_postfix(**shown)
+        self._stopped = partial or (self.max_seconds is not None
+                                    and self.elapsed >= self.max_seconds)
+        if self.checkpoint is None or partial:
+            return
+        last = step == self.total or self._stopped
+        due = (self.every_steps is not None and step % self.every_steps == 0) or (
+            self.every_seconds is not None
+            and time.monotonic() - self._last_write >= self.every_seconds)
+        if last or due:
+            self._write(step, extras() if extras is not None else {})
+
+    # ----------------------------------------------------------- checkpoints
+    def _write(self, step: int, extras: dict) -> None:
+        model = self.model
+        atomic_save({
+            "format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "kind": self.kind,
+            "class": type(model).__name__, "config": model._config(),
+            "state": to_cpu(model.state_dict()), "rng": self.rng.get_state(),
+            "rng_device": str(self.rng.device), "history": self.history,
+            "options": self.options, "data": self.fingerprints, "step": step,
+            "elapsed": self.elapsed, "extras": to_cpu(extras)}, self.checkpoint)
+        self._last_write = time.monotonic()
+
+    def _resume(self, path: Path) -> None:
+        payload = read_payload(path, CHECKPOINT_FORMAT, "checkpoint")
+        model = self.model
+        if payload.get("class") != type(model).__name__ or payload.get("kind") != self.kind:
+            raise ValueError(f"{path} is a checkpoint of {payload.get('class')} "
+                             f"({payload.get('kind')} training), not of {type(model).__name__} "
+                             f"({self.kind} training)")
+        _check_same("model configuration", payload.get("config"), model._config(),
+                    ignore=("seed",))
+        _check_same("training option", payload.get("options"), self.options)
+        _check_same("data", payload.get("data"), self.fingerprints)
+        step = payload.get("step")
+        if not isinstance(step, int) or step > self.total:
+            raise ValueError(f"{path} holds {step} passes, more than the {self.total} asked for")
+        if payload.get("rng_device") != str(self.rng.device):
+            raise ValueError(f"{path} was written with a generator on "
+                             f"{payload.get('rng_device')}, this run draws on {self.rng.device}")
+        try:
+            model.load_state_dict(payload["state"])
+        except (KeyError, RuntimeError) as exc:
+            raise ValueError(f"{path} does not fit this {type(model).__name__}: "
+                             f"{str(exc).splitlines()[0]}") from None
+        self.rng.set_state(payload["rng"])
+        self.history = list(payload.get("history", []))
+        self.elapsed = float(payload.get("elapsed", 0.0))
+        self.next_step = step + 1
+        self.extras = payload.get("extras", {})
+
+
+def _check_same(what: str, saved, given, ignore=()) -> None:
+    """ValueError naming the first key where two dicts differ."""
+    if not isinstance(saved, dict):
+        raise ValueError(f"the checkpoint has no {what}s")
+    for key in sorted(set(saved) | set(given)):
+        if key in ignore:
+            continue
+        if saved.get(key) != given.get(key):
+            if what == "data":
+                raise ValueError(f"the {key} data differ from the checkpoint's")
+            raise ValueError(f"{what} {key} is {given.get(key)!r}, the checkpoint has "
+                             f"{saved.get(key)!r}")
