@@ -62,7 +62,7 @@ class FitLoop:
                     if loop.tick():           # time budget spent
                         break
                 seconds = loop.end_pass()
-                loop.finish(record, partial=..., extras=lambda: {...})
+                loop.finish(step, record, partial=..., extras=lambda: {...})
         return loop.history
 
     Parameters
