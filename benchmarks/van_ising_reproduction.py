@@ -31,8 +31,10 @@ RUNS = {
     "pixelcnn-L8": (8, lambda L: PixelCNN((L, L), channels=16, layers=3,
                                           first_kernel=2 * L - 1, seed=0),
                     [(2000, 1e-3), (1000, 3e-4)], 1e-3),
-    "han-L8": (8, lambda L: HAN(L, beta=BETA, seed=0), [(1000, 1e-2), (500, 2e-3)], 2e-4),
-    "han-L16": (16, lambda L: HAN(L, beta=BETA, seed=0), [(1000, 1e-2), (500, 2e-3)], None),
+    "han-L8": (8, lambda L: HAN(L, exact_last_level=True, beta=BETA, seed=0),
+               [(1000, 1e-2), (500, 2e-3)], 2e-4),
+    "han-L16": (16, lambda L: HAN(L, exact_last_level=True, beta=BETA, seed=0),
+                [(1000, 1e-2), (500, 2e-3)], None),
 }
 
 

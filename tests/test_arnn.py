@@ -446,7 +446,7 @@ def _small_sk():
 AR_BUILDERS = [  # (name, model): every autoregressive family, small
     ("made", lambda: MADE(6, hidden=12, seed=0)),
     ("pixel", lambda: PixelCNN((2, 3), channels=4, seed=0)),
-    ("han", lambda: HAN(4, beta=0.44, hidden=8, seed=0)),
+    ("han", lambda: HAN(4, exact_last_level=True, beta=0.44, hidden=8, seed=0)),
     ("curie-weiss", lambda: CurieWeissARNN(6, J=1.0, h=0.1, beta=0.8, seed=0)),
     ("sk", _small_sk),
 ]

@@ -67,7 +67,7 @@ MODELS = [
     ("made", lambda seed: MADE(6, hidden=8, seed=seed)),
     ("made-d3", lambda seed: MADE(5, 3, hidden=8, seed=seed)),
     ("pixelcnn", lambda seed: PixelCNN((2, 3), channels=4, layers=2, seed=seed)),
-    ("han", lambda seed: HAN(4, beta=0.4, hidden=6, seed=seed)),
+    ("han", lambda seed: HAN(4, exact_last_level=True, beta=0.4, hidden=6, seed=seed)),
     ("curie-weiss", lambda seed: CurieWeissARNN(6, beta=0.8, h=0.15, seed=seed)),
     ("sk", _sk),
     ("independent-discrete", lambda seed: _fitted_independent(Discrete(3), 4, seed)),

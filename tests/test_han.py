@@ -11,7 +11,8 @@ import torch
 from tnborn.arnn.base import AutoregressiveModel
 from tnborn.arnn.han import HAN  # importing the module registers HAN for load()
 from tnborn.base import load
-from tnborn.physics import Ising2D, exact_log_z, ising2d_log_z, train_variational
+from tnborn.physics import (Ising2D, exact_log_z, free_energy, ising2d_log_z, neural_mcmc,
+                            train_variational)
 
 from .helpers import all_configurations, chi_square_pvalue, codes
 
@@ -22,7 +23,8 @@ BETA = 0.44
 def han(beta=BETA, L=4, seed=0, **kwargs):
     """A HAN with random parameters everywhere (the learned last level starts at zero,
     so it is randomized too)."""
-    model = HAN(L, beta=beta, hidden=kwargs.pop("hidden", 12), seed=seed, **kwargs)
+    model = HAN(L, exact_last_level=beta is not None, beta=beta,
+                hidden=kwargs.pop("hidden", 12), seed=seed, **kwargs)
     if beta is None:
         gen = torch.Generator().manual_seed(seed + 100)
         with torch.no_grad():
@@ -51,7 +53,7 @@ def pvalue(samples, probs):
 @pytest.mark.parametrize("L,sizes", [(4, [7, 5, 4]), (8, [15, 13, 20, 16]),
                                      (16, [31, 29, 4 * 13, 16 * 5, 64])])
 def test_hierarchy_and_order(L, sizes):
-    model = HAN(L, beta=BETA, hidden=8, seed=0)
+    model = HAN(L, exact_last_level=True, beta=BETA, hidden=8, seed=0)
     assert model.n_sites == L * L
     levels = [lv.shape[0] * (lv.shape[1] - c) for lv, c in zip(model._levels(),
                                                                  model._contexts)]
@@ -119,7 +121,7 @@ def test_exactly_normalized(beta, configs):
 
 
 def test_heat_bath_last_level_is_the_exact_conditional():
-    model = HAN(4, beta=0.3, J=0.7, h=0.2, hidden=8, seed=1)
+    model = HAN(4, exact_last_level=True, beta=0.3, J=0.7, h=0.2, hidden=8, seed=1)
     x = torch.randint(0, 2, (40, 16), generator=torch.Generator().manual_seed(0))
     field = Ising2D(4, J=0.7, h=0.2).local_fields(x)
     sites = model.last_sites
@@ -244,7 +246,7 @@ def test_variational_training_reaches_the_exact_free_energy():
     exact = -exact_log_z(hamiltonian, BETA) / (BETA * L * L)
     assert abs(exact + ising2d_log_z(L, BETA) / (BETA * L * L)) < 1e-10
     torch.manual_seed(0)
-    model = HAN(L, beta=BETA, hidden=16, seed=0)
+    model = HAN(L, exact_last_level=True, beta=BETA, hidden=16, seed=0)
 
     def free_energy_per_site():
         with torch.no_grad():
@@ -274,7 +276,36 @@ def test_bad_side(L):
                                     dict(beta=float("nan"))])
 def test_bad_arguments(kwargs):
     with pytest.raises(ValueError):
+        HAN(4, exact_last_level=True, **{"beta": 0.4, **kwargs})
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(beta=0.44), "pass exact_last_level=True"),
+    (dict(J=0.5), "pass exact_last_level=True"),
+    (dict(exact_last_level=True), "give beta"),
+    (dict(exact_last_level="yes", beta=0.4), "exact_last_level must be True or False"),
+])
+def test_the_exact_last_level_is_explicit(kwargs, message):
+    with pytest.raises((ValueError, TypeError), match=message):
         HAN(4, **kwargs)
+
+
+@pytest.mark.parametrize("hamiltonian, beta, message", [
+    (Ising2D(8, periodic=False), 0.44, "other couplings"),
+    (Ising2D(8, J=0.5), 0.44, "other couplings"),
+    (Ising2D(8, h=0.1), 0.44, "other fields"),
+    (Ising2D(8), 0.3, "not at beta=0.3"),
+])
+def test_an_exact_last_level_refuses_another_hamiltonian(hamiltonian, beta, message):
+    model = HAN(8, exact_last_level=True, beta=0.44, hidden=4, seed=0)
+    for call in (lambda: train_variational(model, hamiltonian, beta, steps=1, batch_size=4,
+                                           progress=False),
+                 lambda: free_energy(model, hamiltonian, beta, num=4),
+                 lambda: neural_mcmc(model, hamiltonian, beta, steps=1, chains=2)):
+        with pytest.raises(ValueError, match=message):
+            call()
+    model.check_hamiltonian(Ising2D(8), 0.44)  # its own model passes
+    HAN(8, hidden=4, seed=0).check_hamiltonian(Ising2D(8, periodic=False), 0.3)  # learned
 
 
 def test_bad_configurations():

@@ -104,6 +104,11 @@ class GenerativeModel(torch.nn.Module):
                              f"{known.dtype} of shape {tuple(known.shape)}")
         return self._conditional_is_exact(known.reshape(-1, self.n_sites))
 
+    def check_hamiltonian(self, hamiltonian, beta) -> None:
+        """ValueError when the model embeds a Hamiltonian (a heat-bath level, couplings in
+        a first layer) other than ``hamiltonian`` at ``beta``; models that embed none
+        accept any target. The physics functions call it before training or estimating."""
+
     def _marginal_is_exact(self, mask: torch.Tensor) -> bool:
         return False
 

@@ -211,8 +211,10 @@ def _ising(args) -> None:
 
     r = ising_run(args.model, L=args.L, beta=args.beta, steps=args.steps,
                   batch_size=args.batch_size, lr=args.lr, z2=args.z2, samples=args.samples,
-                  seed=args.seed, progress=not args.no_progress, device=args.device)
-    symmetry = ", Z2-symmetric" if r["z2"] else ""
+                  seed=args.seed, progress=not args.no_progress, device=args.device,
+                  exact_last_level=args.exact_last_level)
+    symmetry = (", Z2-symmetric" if r["z2"] else "") + \
+        (", exact heat-bath last level" if r["exact_last_level"] else "")
     print(f"VAN {r['model']}{symmetry} on the {r['L']}x{r['L']} periodic Ising model at beta "
           f"{r['beta']:g}: {r['steps']} steps in {r['seconds']:.1f} s, ESS {r['ess']:.3f}")
     print(f"F per site, variational: {r['F_variational']:.6f} +- {r['F_variational_err']:.1e}"
@@ -376,6 +378,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="learning rate (default: "
                             + ", ".join(f"{name} {lr:g}" for name, lr in ISING_LR.items()) + ")")
     ising.add_argument("--z2", action="store_true", help="make the network Z2-symmetric")
+    ising.add_argument("--exact-last-level", action="store_true",
+                       help="han: make its last level (a quarter of the spins) the exact "
+                            "heat bath of this Ising model (default: learned)")
     ising.add_argument("--samples", type=_positive_int, default=100_000, metavar="N",
                        help="samples of the free-energy estimate (default: 100000)")
     ising.set_defaults(handler=_ising)

@@ -51,3 +51,16 @@ def check_couplings(couplings, fields=None) -> tuple[torch.Tensor, torch.Tensor]
         if fields.shape != (n,):
             raise ValueError(f"fields must have shape ({n},), got {tuple(fields.shape)}")
     return couplings, fields
+
+
+def target_couplings(hamiltonian, described: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The dense ``(couplings, fields)`` of a pairwise Hamiltonian (its ``couplings`` and
+    ``fields`` attributes) as float64 CPU tensors, for a model that embeds one to compare
+    with; ValueError (starting with ``described``, what the model embeds) for a target
+    that has none."""
+    couplings = getattr(hamiltonian, "couplings", None)
+    fields = getattr(hamiltonian, "fields", None)
+    if not isinstance(couplings, torch.Tensor) or not isinstance(fields, torch.Tensor):
+        raise ValueError(f"{described}; {type(hamiltonian).__name__} is not a pairwise "
+                         "spin Hamiltonian with dense couplings and fields")
+    return couplings.double().cpu(), fields.double().cpu()

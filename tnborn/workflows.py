@@ -165,7 +165,7 @@ def inpaint_run(model_path, data: str, png, *, rows: int = 8, hide: str = "lower
 def ising_run(model: str = "made", *, L: int = 8, beta: float = 0.44, steps: int = 500,
               batch_size: int = 1000, lr: float | None = None, z2: bool = False,
               samples: int = 100_000, seed: int = 0, progress: bool = True,
-              device=None) -> dict:
+              device=None, exact_last_level: bool = False) -> dict:
     """Train a variational autoregressive network (``model``: made, pixelcnn or han) on the
     periodic L x L Ising model at ``beta`` (:func:`tnborn.physics.train_variational`,
     beta annealed over the first steps, ``z2`` symmetrization), then estimate its free
@@ -178,14 +178,17 @@ def ising_run(model: str = "made", *, L: int = 8, beta: float = 0.44, steps: int
     if model not in ISING_MODELS:
         raise ValueError(f"unknown model {model!r} for the Ising model; choose from "
                          f"{', '.join(ISING_MODELS)}")
+    if exact_last_level and model != "han":
+        raise ValueError("exact_last_level is an option of the han model")
     hamiltonian = Ising2D(L)
     n = hamiltonian.n_sites
     if model == "made":
         net = MADE(n, hidden=128, seed=seed, device=device)
     elif model == "pixelcnn":  # a first layer that sees the whole past
         net = PixelCNN((L, L), first_kernel=2 * L - 1, seed=seed, device=device)
-    else:
-        net = HAN(L, beta=beta, seed=seed, device=device)
+    else:  # the exact heat-bath last level only when asked: it is given a quarter of the spins
+        net = HAN(L, exact_last_level=exact_last_level,
+                  beta=beta if exact_last_level else None, seed=seed, device=device)
     generator = torch.Generator(net.device).manual_seed(seed)
     history = train_variational(net, hamiltonian, beta, steps=steps, batch_size=batch_size,
                                 lr=ISING_LR[model] if lr is None else lr,
@@ -195,6 +198,7 @@ def ising_run(model: str = "made", *, L: int = 8, beta: float = 0.44, steps: int
     exact = -ising2d_log_z(L, beta) / (beta * n)
     return {
         "model": model, "L": L, "beta": beta, "steps": steps, "z2": z2,
+        "exact_last_level": exact_last_level,
         "seconds": history[-1]["seconds"],
         "F_variational": result["F_variational_per_site"],
         "F_variational_err": result["F_variational_err"] / n,

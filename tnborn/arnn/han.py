@@ -11,10 +11,12 @@ row-major ``r * L + c``) whose sites are generated level by level:
   spins), is generated autoregressively given the square's boundary by one conditional
   MADE per level, shared by every square of the level (the squares are a batch axis);
 * last level (s = 2): each remaining spin (odd row, odd column) has its 4 neighbours known.
-  With ``beta`` it is drawn by the heat bath
-  p(s = +1) = sigmoid(2 beta (J * sum of the 4 neighbours + h)), exact for the Boltzmann
-  distribution and parameter free; with ``beta=None`` by a learned linear layer on the 4
-  neighbour spins (weights and bias start at zero).
+  By default it is drawn from a learned linear layer on the 4 neighbour spins (weights and
+  bias start at zero). With ``exact_last_level=True`` it is the heat bath
+  p(s = +1) = sigmoid(2 beta (J * sum of the 4 neighbours + h)) of the periodic Ising
+  model at ``beta``: exact for that Boltzmann distribution and parameter free, so a
+  quarter of the spins are given their true conditional (and the model refuses any other
+  Hamiltonian, see :meth:`HAN.check_hamiltonian`).
 
 Sites per level, L = 8: 15 + 13 + 4 * 5 + 16 = 64. The site order of the model is level
 by level, within a level cross position by cross position, then square by square, so a
@@ -36,7 +38,8 @@ import torch
 import torch.nn.functional as F
 
 from ..backend import resolve_real
-from ..checks import check_beta, check_int, check_real
+from ..checks import check_beta, check_bool, check_int, check_real
+from ..pairwise import target_couplings
 from .base import AutoregressiveModel
 
 __all__ = ["HAN"]
@@ -92,6 +95,19 @@ def _geometry(L: int):
     if not torch.equal(torch.sort(order).values, torch.arange(L * L)):  # pragma: no cover
         raise AssertionError("HAN hierarchy does not cover the lattice exactly once")
     return levels, contexts, last, torch.tensor(neighbours), order
+
+
+def _torus_adjacency(L: int) -> torch.Tensor:
+    """Nearest-neighbour adjacency (n, n) of the periodic L x L lattice, row-major sites."""
+    n = L * L
+    adjacency = torch.zeros(n, n, dtype=torch.float64)
+    for r in range(L):
+        for c in range(L):
+            for nr, nc in (((r + 1) % L, c), (r, (c + 1) % L)):
+                i, j = r * L + c, nr * L + nc
+                adjacency[i, j] += 1.0
+                adjacency[j, i] += 1.0
+    return adjacency
 
 
 # --------------------------------------------------------------- conditional MADE
@@ -182,10 +198,11 @@ class HAN(AutoregressiveModel):
     Parameters
     ----------
     L : lattice side, a power of two >= 4.
-    beta, J, h : with ``beta`` the last level (a quarter of the spins) is the exact heat
-        bath of the Ising model E = -J sum_<ij> s_i s_j - h sum_i s_i at inverse
-        temperature ``beta``; with ``beta=None`` it is a learned linear layer on the 4
-        neighbours (``J`` and ``h`` then unused).
+    exact_last_level : make the last level (a quarter of the spins) the exact heat bath
+        of the periodic Ising model E = -J sum_<ij> s_i s_j - h sum_i s_i at inverse
+        temperature ``beta`` (which it then requires); by default (False) the last level
+        is learned like the others, and ``beta``, ``J``, ``h`` must not be given.
+    beta, J, h : the Ising model of the exact last level (J 1.0 and h 0.0 when omitted).
     hidden : hidden units per layer of every level's network.
     depth : masked hidden layers per network (>= 1).
     dtype, device : float32/float64, torch device.
@@ -195,18 +212,29 @@ class HAN(AutoregressiveModel):
     ``z2_symmetric`` (see :class:`AutoregressiveModel`) symmetrizes it under the global flip.
     """
 
-    def __init__(self, L: int, *, beta: float | None = None, J: float = 1.0, h: float = 0.0,
-                 hidden: int = 64, depth: int = 2, dtype=torch.float64, device=None,
-                 seed: int | None = None):
+    def __init__(self, L: int, *, exact_last_level: bool = False, beta: float | None = None,
+                 J: float | None = None, h: float | None = None, hidden: int = 64,
+                 depth: int = 2, dtype=torch.float64, device=None, seed: int | None = None):
         L = _check_side(L)
-        beta = None if beta is None else check_beta(beta)
-        J, h = check_real(J, "J"), check_real(h, "h")
+        check_bool(exact_last_level, "exact_last_level")
+        if exact_last_level:
+            if beta is None:
+                raise ValueError("the exact last level is the heat bath at some beta: give "
+                                 "beta (and J, h of the Ising model if not 1 and 0)")
+            beta = check_beta(beta)
+            J = 1.0 if J is None else check_real(J, "J")
+            h = 0.0 if h is None else check_real(h, "h")
+        elif beta is not None or J is not None or h is not None:
+            raise ValueError("beta, J and h describe the exact last level of a HAN: pass "
+                             "exact_last_level=True with them (by default the last level "
+                             "is learned)")
         hidden = check_int(hidden, "hidden", 1)
         depth = check_int(depth, "depth", 1)
         dtype, device = resolve_real(dtype, device)
         levels, contexts, last, neighbours, order = _geometry(L)
         super().__init__(L * L, 2, order=order)
         self.L, self.hidden, self.depth = L, hidden, depth
+        self.exact_last_level = exact_last_level
         self.beta, self.J, self.h = beta, J, h
         generator = self._start_rng(seed)
         self._contexts = contexts
@@ -217,15 +245,15 @@ class HAN(AutoregressiveModel):
             self.register_buffer(f"level{k}", lv, persistent=False)
         self.register_buffer("last_sites", last, persistent=False)
         self.register_buffer("last_neighbours", neighbours, persistent=False)
-        if self.beta is None:
+        if not exact_last_level:
             self.last_weight = torch.nn.Parameter(torch.zeros(4, dtype=dtype))
             self.last_bias = torch.nn.Parameter(torch.zeros(1, dtype=dtype))
         self.to(device)
 
     # ------------------------------------------------------------------ network
     def _config(self) -> dict:
-        return {"L": self.L, "beta": self.beta, "J": self.J, "h": self.h,
-                "hidden": self.hidden, "depth": self.depth,
+        return {"L": self.L, "exact_last_level": self.exact_last_level, "beta": self.beta,
+                "J": self.J, "h": self.h, "hidden": self.hidden, "depth": self.depth,
                 "dtype": str(self.nets[0].weights[0].dtype).replace("torch.", ""),
                 "seed": self.seed}
 
@@ -234,9 +262,29 @@ class HAN(AutoregressiveModel):
 
     def _last_logits(self, neighbour_spins: torch.Tensor) -> torch.Tensor:
         """Logit of x = 1 of the last level's spins from their neighbours (..., 4)."""
-        if self.beta is not None:
+        if self.exact_last_level:
             return (2 * self.beta) * (self.J * neighbour_spins.sum(-1) + self.h)
         return neighbour_spins @ self.last_weight + self.last_bias
+
+    def check_hamiltonian(self, hamiltonian, beta) -> None:
+        """With the exact last level: ValueError unless ``hamiltonian`` is the periodic
+        L x L Ising model with this HAN's J and h (compared by its dense couplings and
+        fields) and ``beta`` is its beta. A learned last level fits any target."""
+        if not self.exact_last_level:
+            return
+        described = (f"this HAN's exact last level is the heat bath of the periodic "
+                     f"{self.L}x{self.L} Ising model with J={self.J:g}, h={self.h:g} at "
+                     f"beta={self.beta:g}")
+        if beta is not None and abs(float(beta) - self.beta) > 1e-12 * self.beta:
+            raise ValueError(f"{described}, not at beta={float(beta):g}")
+        couplings, fields = target_couplings(hamiltonian, described)
+        expected = self.J * _torus_adjacency(self.L)
+        if couplings.shape != expected.shape or \
+                float((couplings - expected).abs().max()) > 1e-12:
+            raise ValueError(f"{described}; {hamiltonian!r} has other couplings (another "
+                             "lattice, boundary or J)")
+        if float((fields - self.h).abs().max()) > 1e-12:
+            raise ValueError(f"{described}; {hamiltonian!r} has other fields (h)")
 
     def _all_logits(self, x: torch.Tensor):
         """Pairs (logits, target spins) of every level, each ``(B, ...)``; the levels'
@@ -301,7 +349,16 @@ class HAN(AutoregressiveModel):
             x[:, self.last_sites] = torch.where(free, drawn, x[:, self.last_sites])
         return x
 
+    @classmethod
+    def _from_version_1(cls, config: dict, state: dict) -> "HAN":
+        """tnborn 0.1 made the last level exact whenever beta was given."""
+        config = dict(config)
+        config["exact_last_level"] = config.get("beta") is not None
+        if not config["exact_last_level"]:
+            config.pop("beta", None), config.pop("J", None), config.pop("h", None)
+        return super()._from_version_1(config, state)
+
     def _repr_fields(self) -> dict:
-        last = f"heat bath at beta={self.beta}" if self.beta is not None else "learned"
+        last = f"exact heat bath at beta={self.beta}" if self.exact_last_level else "learned"
         return {"L": self.L, "hidden": self.hidden, "depth": self.depth,
                 "levels": len(self.nets) + 1, "last_level": last}

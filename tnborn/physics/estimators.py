@@ -58,7 +58,7 @@ def free_energy(model: GenerativeModel, hamiltonian, beta: float, *, num: int = 
     beta = check_beta(beta)
     num = check_count(num, "num")
     batch_size = check_count(batch_size, "batch_size")
-    check_hamiltonian_matches(model, hamiltonian)
+    check_hamiltonian_matches(model, hamiltonian, beta)
     x, log_q, energy = _draw(model, hamiltonian, num, batch_size, generator)
     n = model.n_sites
     local = energy + log_q / beta
@@ -123,7 +123,7 @@ def neural_mcmc(model: GenerativeModel, hamiltonian, beta: float, *, steps: int 
     chains = check_count(chains, "chains")
     if not isinstance(burn_in, int) or burn_in < 0:
         raise ValueError(f"burn_in must be a non-negative int, got {burn_in!r}")
-    check_hamiltonian_matches(model, hamiltonian)
+    check_hamiltonian_matches(model, hamiltonian, beta)
     generator = model.random_stream(generator)
     with torch.no_grad():
         x, log_q = model.sample_and_log_prob(chains, generator=generator)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from ..supports import Discrete
 
 
-def check_hamiltonian_matches(model, hamiltonian) -> None:
-    """The model must describe binary configurations of the Hamiltonian's sites."""
+def check_hamiltonian_matches(model, hamiltonian, beta) -> None:
+    """The model must describe binary configurations of the Hamiltonian's sites, and a
+    model that embeds a Hamiltonian must embed this one at ``beta``
+    (``model.check_hamiltonian``)."""
     if not hasattr(hamiltonian, "energy") or not hasattr(hamiltonian, "n_sites"):
         raise TypeError(f"{type(hamiltonian).__name__} is not a Hamiltonian "
                         "(needs .energy(x) and .n_sites)")
@@ -16,3 +18,4 @@ def check_hamiltonian_matches(model, hamiltonian) -> None:
     if model.n_sites != hamiltonian.n_sites:
         raise ValueError(f"the model has {model.n_sites} sites but the Hamiltonian has "
                          f"{hamiltonian.n_sites}")
+    model.check_hamiltonian(hamiltonian, beta)

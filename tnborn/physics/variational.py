@@ -56,7 +56,7 @@ def train_variational(model: GenerativeModel, hamiltonian, beta: float, *, steps
     lr = check_positive(lr, "lr")
     if clip_grad is not None:
         clip_grad = check_positive(clip_grad, "clip_grad")
-    check_hamiltonian_matches(model, hamiltonian)
+    check_hamiltonian_matches(model, hamiltonian, beta)
     if z2:
         if not model.supports_z2:
             raise TypeError(f"z2=True needs a model that supports the global flip "
