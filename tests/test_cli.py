@@ -147,6 +147,12 @@ def test_compare_prints_the_table(tmp_path, capsys):
     assert ("| model | params | train NLL | test NLL | best test NLL (at s) | train s | "
             "sample s/1000 |") in out
     assert "| mps |" in out and "| made |" in out
+    # the MI table is printed; the net's 2 inner draws make its values unreliable: no
+    # error bar, and the note says why
+    made_row = next(line for line in out.splitlines() if line.startswith("| made | ")
+                    and "unreliable" in line)
+    assert "+-" not in made_row and "(!) unreliable" in made_row
+    assert "- made, k=4: the Monte Carlo marginal rests on" in out
     results = json.loads((tmp_path / "results.json").read_text())
     assert list(results["models"]) == ["mps", "made"]
     assert_png(tmp_path / "nll.png")
@@ -154,6 +160,9 @@ def test_compare_prints_the_table(tmp_path, capsys):
 
 
 def test_ising_prints_the_exact_free_energy(capsys):
+    """The issue's run at a smaller size: 3 annealed steps end far from beta 0.44, so the
+    final beta is printed, the variational F (and any number flagged) carries the
+    warning and no bare error bar, and the warnings say why."""
     code, out, _ = run(["ising", "--L", "4", "--beta", "0.44", "--model", "made",
                         "--steps", "3", "--batch-size", "50", "--samples", "500", "--z2",
                         "--no-progress"], capsys)
@@ -161,6 +170,42 @@ def test_ising_prints_the_exact_free_energy(capsys):
     exact = -ising2d_log_z(4, 0.44) / (0.44 * 16)
     assert f"exact:       {exact:.6f}" in out
     assert "F per site, variational" in out and "Z2-symmetric" in out
+    final_beta = 0.44 * (1 - 0.99 ** 3)  # beta (1 - a^t), a = 0.99 (ISING_BETA_ANNEAL)
+    assert f"final training beta {final_beta:.4g}," in out
+    lines = {line.split(":")[0]: line for line in out.splitlines()}
+    assert "[UNRELIABLE, see the warnings; no error bar]" in lines["F per site, variational"]
+    for name in ("F per site, variational", "F per site, importance"):
+        assert ("UNRELIABLE" in lines[name]) != ("+-" in lines[name]), lines[name]
+    warnings = [line for line in out.splitlines() if line.startswith("warning: ")]
+    assert any(f"beta_t = {final_beta:.4g}" in w and "688 steps" in w for w in warnings)
+    if "UNRELIABLE" in lines["F per site, importance"]:
+        assert any("importance-sampled F" in w for w in warnings)
+
+
+def test_ising_prints_error_bars_only_for_reliable_numbers(monkeypatch, capsys):
+    """The printing of `tnborn ising` for a reliable run and for one whose weights are
+    not (a result as ising_run returns it)."""
+    import tnborn.workflows
+
+    result = {"model": "made", "L": 16, "beta": 0.44, "steps": 1000, "z2": True,
+              "exact_last_level": False, "seconds": 12.0, "beta_final": 0.43996,
+              "F_variational": -2.1101, "F_variational_err": 2e-4, "F_importance": -2.11635,
+              "F_importance_err": 3e-5, "F_importance_bias": 4e-7, "F_exact": -2.116364,
+              "error_variational": 6.3e-3, "error_importance": 1.4e-5, "ess": 0.3,
+              "ess_count": 30000.0, "warnings_variational": [], "warnings_importance": [],
+              "warnings": [], "reliable": True}
+    monkeypatch.setattr(tnborn.workflows, "ising_run", lambda *a, **k: dict(result))
+    code, out, _ = run(["ising", "--no-progress"], capsys)
+    assert code == 0 and "warning" not in out and "UNRELIABLE" not in out
+    assert "final training beta 0.44, ESS 0.300 (30000.0 samples)" in out
+    assert "importance:  -2.116350 +- 3.0e-05 (bias +4.0e-07)   error +1.40e-05" in out
+    warning = "ESS fraction 3.0e-04 < 0.01: a few heavy importance weights carry F"
+    result.update(warnings_importance=[warning], warnings=[warning], reliable=False)
+    code, out, _ = run(["ising", "--no-progress"], capsys)
+    line = next(x for x in out.splitlines() if x.startswith("F per site, importance"))
+    assert "UNRELIABLE" in line and "+-" not in line and "bias" not in line
+    assert f"warning: unreliable estimate: {warning}" in out
+    assert "variational: -2.110100 +- 2.0e-04" in out
 
 
 # -------------------------------------------------------------------- errors

@@ -20,8 +20,9 @@ import scipy.stats
 import torch
 
 import tnborn
-from tnborn import (HAN, MADE, SKARNN, Circle, CurieWeissARNN, Discrete, Independent,
-                    Interval, MPSBornMachine, PixelCNN, Real, TTNBornMachine)
+from tnborn import (CWARNN, HAN, MADE, SKARNN, BoltzmannARNN, Circle, CurieWeissARNN,
+                    Discrete, Independent, Interval, MPSBornMachine, PixelCNN, Real,
+                    TTNBornMachine)
 from tnborn.diagnostics import mutual_information
 from tnborn.physics import SherringtonKirkpatrick
 
@@ -52,9 +53,14 @@ def _fitted_independent(support, n_sites, seed):
     return model
 
 
-def _sk(seed):
+def _sk(seed, **options):
     h = SherringtonKirkpatrick(6, seed=4, h=0.2)
-    return SKARNN(h.couplings, h.fields, beta=0.9, seed=seed)
+    return SKARNN(h.couplings, h.fields, beta=0.9, seed=seed, **options)
+
+
+def _boltzmann(seed):
+    h = SherringtonKirkpatrick(6, seed=5, h=0.1)
+    return BoltzmannARNN(h.couplings, h.fields, beta=1.2, seed=seed)
 
 
 #: (name, build(seed)); every model class of the library appears here
@@ -70,6 +76,10 @@ MODELS = [
     ("han", lambda seed: HAN(4, exact_last_level=True, beta=0.4, hidden=6, seed=seed)),
     ("curie-weiss", lambda seed: CurieWeissARNN(6, beta=0.8, h=0.15, seed=seed)),
     ("sk", _sk),
+    ("sk-1rsb-random", lambda seed: _sk(seed, structure="1rsb", init="random")),
+    ("boltzmann-arnn", _boltzmann),
+    ("cwarnn-random", lambda seed: CWARNN(6, beta=0.8, h=0.1, init="random", seed=seed)),
+    ("cwarnn-large-n", lambda seed: CWARNN(6, beta=1.3, large_n=True, seed=seed)),
     ("independent-discrete", lambda seed: _fitted_independent(Discrete(3), 4, seed)),
     ("independent-circle", lambda seed: _fitted_independent(Circle(), 2, seed)),
     ("independent-real", lambda seed: _fitted_independent(Real(), 2, seed)),
@@ -96,7 +106,7 @@ def test_every_model_class_is_covered():
     support)."""
     covered = {type(BUILDERS[name](0)).__name__ for name in NAMES}
     expected = {"MPSBornMachine", "TTNBornMachine", "MADE", "PixelCNN", "HAN",
-                "CurieWeissARNN", "SKARNN", "Independent"}
+                "CurieWeissARNN", "SKARNN", "Independent", "BoltzmannARNN", "CWARNN"}
     assert covered == expected
     supports = {type(BUILDERS[name](0).support).__name__ for name in NAMES
                 if name.startswith("independent")}
@@ -417,7 +427,7 @@ def test_capabilities_and_repr(name):
     text = repr(model)
     assert text.startswith(type(model).__name__ + "(") and "parameters=" in text
     assert f"{model.num_parameters:,}" in text
-    assert model.num_parameters == sum(p.numel() for p in model.parameters()) > 0
+    assert model.num_parameters == sum(p.numel() for p in model.parameters())
     if model.has_bonds:
         assert len(model.bonds) == len(model.bond_dims) == len(model.entanglement_entropy())
     if not model.has_rsample:

@@ -17,7 +17,8 @@ _NAMES = {
     "Real": "tnborn.supports", "Interval": "tnborn.supports",
     "MPSBornMachine": "tnborn.mps", "TTNBornMachine": "tnborn.ttn",
     "MADE": "tnborn.arnn", "PixelCNN": "tnborn.arnn", "HAN": "tnborn.arnn",
-    "CurieWeissARNN": "tnborn.arnn", "SKARNN": "tnborn.arnn",
+    "CurieWeissARNN": "tnborn.arnn", "SKARNN": "tnborn.arnn", "CWARNN": "tnborn.arnn",
+    "BoltzmannARNN": "tnborn.arnn",
     "Independent": "tnborn.independent",
 }
 _SUBPACKAGES = ("datasets", "diagnostics", "physics", "supports")

@@ -45,6 +45,10 @@ IMAGE_SHAPES = {"bas": (4, 4), "digits": (8, 8), "mnist": (28, 28)}
 ISING_MODELS = ("made", "pixelcnn", "han")
 ISING_LR = {"made": 1e-3, "pixelcnn": 1e-3, "han": 1e-2}
 ISING_BETA_ANNEAL = 0.99  # first steps at beta (1 - 0.99^t), as in Wu, Wang, Zhang
+# the run's defaults: 1,000 steps, so that the annealed beta (1 - 0.99^t) ends within 1e-3
+# of beta (688 steps are the least; tnborn.physics.variational.steps_to_reach_beta)
+ISING_DEFAULTS = {"L": 8, "beta": 0.44, "model": "made", "steps": 1000, "batch_size": 1000,
+                  "samples": 100_000}
 
 
 #: the halves an inpainting run may hide

@@ -21,7 +21,7 @@ from pathlib import Path
 from . import __version__
 from .budget import parse_budget, parse_interval
 from .catalog import (BOND_MODELS, DATA_NAMES, DEFAULT_IMAGES, DEFAULT_STEPS, HIDE_CHOICES,
-                      ISING_LR,
+                      ISING_DEFAULTS, ISING_LR,
                       ISING_MODELS, MODEL_DEFAULTS, MODEL_NAMES, SMALL_SITES, check_model_name)
 
 USER_ERRORS = (ValueError, TypeError, OSError, ImportError, FloatingPointError)
@@ -189,7 +189,7 @@ def _inpaint(args) -> None:
 
 def _compare(args) -> None:
     """`tnborn compare`."""
-    from .compare import compare, markdown_table
+    from .compare import compare, markdown_table, mutual_information_table
     from .presets import load_data
 
     dataset = load_data(args.data, images=args.images, test_images=args.test_images,
@@ -202,11 +202,16 @@ def _compare(args) -> None:
     print(f"{args.data}: {len(dataset.train)} train / {len(dataset.test)} test images, "
           f"budget {results['budget']} per model")
     print(markdown_table(results))
+    mi_table = mutual_information_table(results)
+    if mi_table is not None:
+        print("\nmutual information (nats) across chain cuts k (sites < k | sites >= k):")
+        print(mi_table)
     print(f"wrote {len(results['files'])} files to {args.out}")
 
 
 def _ising(args) -> None:
     """`tnborn ising`."""
+    from .estimate import format_with_error
     from .workflows import ising_run
 
     r = ising_run(args.model, L=args.L, beta=args.beta, steps=args.steps,
@@ -216,12 +221,18 @@ def _ising(args) -> None:
     symmetry = (", Z2-symmetric" if r["z2"] else "") + \
         (", exact heat-bath last level" if r["exact_last_level"] else "")
     print(f"VAN {r['model']}{symmetry} on the {r['L']}x{r['L']} periodic Ising model at beta "
-          f"{r['beta']:g}: {r['steps']} steps in {r['seconds']:.1f} s, ESS {r['ess']:.3f}")
-    print(f"F per site, variational: {r['F_variational']:.6f} +- {r['F_variational_err']:.1e}"
-          f"   error {r['error_variational']:+.2e}")
-    print(f"F per site, importance:  {r['F_importance']:.6f} +- {r['F_importance_err']:.1e}"
-          f"   error {r['error_importance']:+.2e}")
+          f"{r['beta']:g}: {r['steps']} steps in {r['seconds']:.1f} s, final training beta "
+          f"{r['beta_final']:.4g}, ESS {r['ess']:.3f} ({r['ess_count']:.1f} samples)")
+    variational = format_with_error(r["F_variational"], r["F_variational_err"],
+                                    r["warnings_variational"], brief=True)
+    importance = format_with_error(r["F_importance"], r["F_importance_err"],
+                                   r["warnings_importance"], brief=True)
+    bias = "" if r["warnings_importance"] else f" (bias {r['F_importance_bias']:+.1e})"
+    print(f"F per site, variational: {variational}   error {r['error_variational']:+.2e}")
+    print(f"F per site, importance:  {importance}{bias}   error {r['error_importance']:+.2e}")
     print(f"F per site, exact:       {r['F_exact']:.6f}   (Kaufman, finite periodic lattice)")
+    for warning in r["warnings"]:
+        print(f"warning: unreliable estimate: {warning}")
 
 
 def _demo(args) -> None:
@@ -364,16 +375,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="variational free energy of the 2D Ising model",
         description="Train a variational autoregressive network (VAN) on the periodic "
                     "L x L Ising model and compare F per site with Kaufman's exact value.")
-    ising.add_argument("--L", type=_positive_int, default=8, metavar="L",
-                       help="lattice side (default: 8)")
-    ising.add_argument("--beta", type=_positive_float, default=0.44, metavar="BETA",
-                       help="inverse temperature (default: 0.44)")
-    ising.add_argument("--model", choices=ISING_MODELS, default="made",
-                       help="network (default: made; han needs L a power of 2 >= 4)")
-    ising.add_argument("--steps", type=_positive_int, default=500, metavar="N",
-                       help="training steps (default: 500)")
-    ising.add_argument("--batch-size", type=_positive_int, default=1000, metavar="N",
-                       help="samples per step (default: 1000)")
+    ising.add_argument("--L", type=_positive_int, default=ISING_DEFAULTS["L"], metavar="L",
+                       help=f"lattice side (default: {ISING_DEFAULTS['L']})")
+    ising.add_argument("--beta", type=_positive_float, default=ISING_DEFAULTS["beta"],
+                       metavar="BETA",
+                       help=f"inverse temperature (default: {ISING_DEFAULTS['beta']})")
+    ising.add_argument("--model", choices=ISING_MODELS, default=ISING_DEFAULTS["model"],
+                       help=f"network (default: {ISING_DEFAULTS['model']}; han needs L a "
+                            "power of 2 >= 4)")
+    ising.add_argument("--steps", type=_positive_int, default=ISING_DEFAULTS["steps"],
+                       metavar="N", help=f"training steps (default: {ISING_DEFAULTS['steps']}:"
+                                         " the annealed beta needs about 700 to arrive)")
+    ising.add_argument("--batch-size", type=_positive_int, default=ISING_DEFAULTS["batch_size"],
+                       metavar="N",
+                       help=f"samples per step (default: {ISING_DEFAULTS['batch_size']})")
     ising.add_argument("--lr", type=_positive_float, metavar="LR",
                        help="learning rate (default: "
                             + ", ".join(f"{name} {lr:g}" for name, lr in ISING_LR.items()) + ")")
@@ -381,8 +396,9 @@ def build_parser() -> argparse.ArgumentParser:
     ising.add_argument("--exact-last-level", action="store_true",
                        help="han: make its last level (a quarter of the spins) the exact "
                             "heat bath of this Ising model (default: learned)")
-    ising.add_argument("--samples", type=_positive_int, default=100_000, metavar="N",
-                       help="samples of the free-energy estimate (default: 100000)")
+    ising.add_argument("--samples", type=_positive_int, default=ISING_DEFAULTS["samples"],
+                       metavar="N", help="samples of the free-energy estimate (default: "
+                                         f"{ISING_DEFAULTS['samples']})")
     ising.set_defaults(handler=_ising)
 
     demo = commands.add_parser(

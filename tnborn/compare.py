@@ -19,7 +19,7 @@ from .base import GenerativeModel, validate_configurations
 from .born import Bond
 from .checks import check_int, check_seed
 from .diagnostics import entanglement_entropy, mutual_information_profile
-from .diagnostics.mutual_information import MIN_INNER_ESS
+from .diagnostics.mutual_information import MAX_NEGATIVE_SIGMAS, MIN_INNER_ESS
 from .figures import entanglement_figure
 from .plotting import image_grid, panel_plot
 from .presets import check_image_shape, check_model_name, make_model
@@ -77,9 +77,11 @@ def compare(train, test, models, *, budget, out=None, image_shape=None, seed: in
     ``history`` (the fit records: ``step``, ``train_nll``, ``test_nll``, ``seconds``),
     ``entanglement`` (models with bonds: ``{"bonds", "entropy"}``, each bond the list of
     sites it cuts off, as ``model.bonds``; None for the others) and
-    ``mutual_information`` (``{"cuts", "mi", "stderr", "inner_ess", "reliable"}`` or
-    None; ``reliable`` is False where an autoregressive net's Monte Carlo marginal rested
-    on too few effective draws, see :mod:`tnborn.diagnostics.mutual_information`).
+    ``mutual_information`` (``{"cuts", "mi", "stderr", "inner_ess", "reliable",
+    "warnings"}`` or None; ``reliable`` is False, with the reasons in ``warnings``, where
+    an autoregressive net's Monte Carlo marginal rested on too few effective draws or
+    the value is negative beyond 3 standard errors, see
+    :mod:`tnborn.diagnostics.mutual_information`).
     """
     seed = check_seed(seed)
     train, test, local_dim = _check_data(train, test)
@@ -140,7 +142,8 @@ def markdown_table(results: dict) -> str:
 
 def mutual_information_table(results: dict) -> str | None:
     """Markdown table of the MI (nats, +- standard error) per cut and model; None when
-    no model has MI estimates."""
+    no model has MI estimates. An unreliable value is shown as ``value (!) unreliable``
+    without an error bar, and a note under the table says why."""
     rows = {name: r["mutual_information"] for name, r in results["models"].items()
             if r["mutual_information"] is not None}
     if not rows:
@@ -148,14 +151,22 @@ def mutual_information_table(results: dict) -> str | None:
     cuts = next(iter(rows.values()))["cuts"]
     lines = ["| model | " + " | ".join(f"k={k}" for k in cuts) + " |",
              "|---|" + "---:|" * len(cuts)]
+    notes = []
     for name, mi in rows.items():
-        cells = [f"{v:.3f} +- {e:.3f}" + ("" if ok else " (!)")
+        cells = [f"{v:.3f} +- {e:.3f}" if ok else f"{v:.3f} (!) unreliable"
                  for v, e, ok in zip(mi["mi"], mi["stderr"], mi["reliable"])]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    if not all(all(mi["reliable"]) for mi in rows.values()):
-        lines += ["", f"(!) unreliable: the Monte Carlo marginal of the autoregressive net "
-                  f"rested on fewer than {MIN_INNER_ESS:g} effective inner draws (median), "
-                  "so the value is biased upward; raise mi_inner. Left out of the figure."]
+        reasons = mi.get("warnings") or [[] for _ in mi["cuts"]]
+        for k, ok, why in zip(mi["cuts"], mi["reliable"], reasons):
+            if not ok:
+                notes.append(f"- {name}, k={k}: " + ("; ".join(why) if why else
+                                                     "see the record's inner_ess"))
+    if notes:
+        lines += ["", f"(!) unreliable (no error bar shown, left out of the figure): the "
+                  f"Monte Carlo marginal of an autoregressive net rested on fewer than "
+                  f"{MIN_INNER_ESS:g} effective inner draws (median; biased upward, raise "
+                  f"mi_inner), or the MI lies more than {MAX_NEGATIVE_SIGMAS:g} standard "
+                  "errors below 0. Per value:", *notes]
     return "\n".join(lines)
 
 
@@ -313,7 +324,7 @@ def _evaluate(model, train, test, *, budget, seed, progress, mi_samples, mi_inne
             "mi": [float(v) for v in profile["mi"]],
             "stderr": [float(v) for v in profile["stderr"]],
             "inner_ess": profile["inner_ess"],
-            "reliable": [e is None or e >= MIN_INNER_ESS for e in profile["inner_ess"]]}
+            "reliable": list(profile["reliable"]), "warnings": profile["warnings"]}
     return record, samples
 
 

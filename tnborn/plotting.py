@@ -67,11 +67,14 @@ def image_grid(images, shape, path, *, ncols=None, title=None, row_labels=None) 
     return _save(fig, path)
 
 
-def line_plot(x, series, path, *, xlabel, ylabel, title=None) -> Path:
-    """Plot named curves ``series = {label: ys}`` against ``x`` and save as PNG."""
+def line_plot(x, series, path, *, xlabel, ylabel, title=None, logy: bool = False) -> Path:
+    """Plot named curves ``series = {label: ys}`` against ``x`` (a logarithmic y axis with
+    ``logy``) and save as PNG."""
     fig, ax = plt.subplots(figsize=(5, 3.5))
     for label, ys in series.items():
         ax.plot(x, ys, marker="o", label=label)
+    if logy:
+        ax.set_yscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.legend()

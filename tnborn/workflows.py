@@ -17,11 +17,12 @@ import torch
 
 from .arnn import HAN, MADE, PixelCNN
 from .base import load
-from .catalog import (DATA_NAMES, DEFAULT_STEPS, ISING_BETA_ANNEAL, ISING_LR, ISING_MODELS,
-                      check_model_name)
+from .catalog import (DATA_NAMES, DEFAULT_STEPS, ISING_BETA_ANNEAL, ISING_DEFAULTS, ISING_LR,
+                      ISING_MODELS, check_model_name)
 from .checks import check_int
 from .figures import entanglement_figure, image_shape, inpainting_rows, known_mask, nll_figure
 from .physics import Ising2D, free_energy, ising2d_log_z, train_variational
+from .physics.variational import steps_to_reach_beta
 from .plotting import image_grid
 from .presets import check_image_shape, load_data, load_user_data, make_model
 from .training import train_model
@@ -162,18 +163,25 @@ def inpaint_run(model_path, data: str, png, *, rows: int = 8, hide: str = "lower
             "png": str(path), "agreement": agreement}
 
 
-def ising_run(model: str = "made", *, L: int = 8, beta: float = 0.44, steps: int = 500,
-              batch_size: int = 1000, lr: float | None = None, z2: bool = False,
-              samples: int = 100_000, seed: int = 0, progress: bool = True,
-              device=None, exact_last_level: bool = False) -> dict:
+def ising_run(model: str = ISING_DEFAULTS["model"], *, L: int = ISING_DEFAULTS["L"],
+              beta: float = ISING_DEFAULTS["beta"], steps: int = ISING_DEFAULTS["steps"],
+              batch_size: int = ISING_DEFAULTS["batch_size"], lr: float | None = None,
+              z2: bool = False, samples: int = ISING_DEFAULTS["samples"], seed: int = 0,
+              progress: bool = True, device=None, exact_last_level: bool = False) -> dict:
     """Train a variational autoregressive network (``model``: made, pixelcnn or han) on the
     periodic L x L Ising model at ``beta`` (:func:`tnborn.physics.train_variational`,
     beta annealed over the first steps, ``z2`` symmetrization), then estimate its free
     energy from ``samples`` samples (:func:`tnborn.physics.free_energy`).
 
     Returns per-site free energies: ``F_variational``, ``F_importance`` (with ``_err``),
-    ``F_exact`` (Kaufman), ``error_variational``, ``error_importance`` (estimate - exact),
-    plus ``ess``, ``seconds`` (training), ``model``, ``L``, ``beta``, ``steps``, ``z2``.
+    ``F_importance_bias`` (its expected excess over F, second order), ``F_exact``
+    (Kaufman), ``error_variational``, ``error_importance`` (estimate - exact), plus
+    ``ess``, ``ess_count``, ``seconds`` (training), ``model``, ``L``, ``beta``, ``steps``,
+    ``z2``, ``beta_final`` (the annealed beta_t of the last training step) and the
+    reliability of the run: ``warnings_variational`` (the training did not reach
+    ``beta``, :data:`tnborn.physics.variational.BETA_RTOL`), ``warnings_importance``
+    (the importance weights' rule of :func:`tnborn.physics.free_energy`), ``warnings``
+    (both) and ``reliable`` (no warnings).
     """
     if model not in ISING_MODELS:
         raise ValueError(f"unknown model {model!r} for the Ising model; choose from "
@@ -196,6 +204,14 @@ def ising_run(model: str = "made", *, L: int = 8, beta: float = 0.44, steps: int
                                 generator=generator)
     result = free_energy(net, hamiltonian, beta, num=samples, generator=generator)
     exact = -ising2d_log_z(L, beta) / (beta * n)
+    last = history[-1]
+    training = []
+    if not last["beta_reached"]:
+        training.append(
+            f"the training ended at beta_t = {last['beta']:.4g}, {1 - last['beta'] / beta:.1%} "
+            f"below the target {beta:g}: the model is that of a hotter system (annealing "
+            f"{ISING_BETA_ANNEAL:g} needs at least {steps_to_reach_beta(ISING_BETA_ANNEAL)} "
+            "steps)")
     return {
         "model": model, "L": L, "beta": beta, "steps": steps, "z2": z2,
         "exact_last_level": exact_last_level,
@@ -207,5 +223,10 @@ def ising_run(model: str = "made", *, L: int = 8, beta: float = 0.44, steps: int
         "F_exact": exact,
         "error_variational": result["F_variational_per_site"] - exact,
         "error_importance": result["F_importance_per_site"] - exact,
-        "ess": result["ess"],
+        "F_importance_bias": result["F_importance_bias_per_site"],
+        "ess": result["ess"], "ess_count": result["diagnostics"]["ess_count"],
+        "beta_final": last["beta"],
+        "warnings_variational": training, "warnings_importance": result["warnings"],
+        "warnings": training + result["warnings"],
+        "reliable": not (training or result["warnings"]),
     }

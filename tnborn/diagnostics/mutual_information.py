@@ -18,7 +18,17 @@ I(A:B) = E_{x~p}[ln p(x) - ln p(x_A) - ln p(x_B)] >= 0   (Cheng, Chen, Wang 2017
   (sum w)^2 / sum w^2, is reported, and below :data:`MIN_INNER_ESS` a RuntimeWarning
   says to raise ``inner``.
 
-Both results are :class:`tnborn.Estimate` (value, stderr, method, num).
+Both results are :class:`tnborn.Estimate` (value, stderr, method, num, reliable,
+warnings, diagnostics). A sampled MI is unreliable (``reliable=False``, with a warning)
+when
+
+* the median inner ESS is below :data:`MIN_INNER_ESS` (biased upward, raise ``inner``);
+* it is negative beyond :data:`MAX_NEGATIVE_SIGMAS` standard errors (value <
+  -3 stderr - 1e-10): I(A:B) >= 0, so such a value shows a bias the error bar misses.
+  A negative value within 3 errors is an honest estimate of a small MI.
+
+Its ``diagnostics`` hold ``inner_ess`` (None where both marginals are exact) and
+``inner``.
 """
 
 from __future__ import annotations
@@ -39,6 +49,9 @@ _CHUNK = 2 ** 15
 #: Median effective number of inner draws below which a Monte Carlo marginal (and the
 #: mutual information built on it) is reported as unreliable.
 MIN_INNER_ESS = 10.0
+#: standard errors below 0 beyond which a sampled MI is reported unreliable.
+MAX_NEGATIVE_SIGMAS = 3.0
+_NEGATIVE_SLACK = 1e-10  # rounding of an MI that is exactly 0 (stderr 0)
 
 
 def cut_mask(model: GenerativeModel, cut) -> torch.Tensor:
@@ -151,9 +164,25 @@ def _mean_and_error(values: torch.Tensor) -> tuple[float, float]:
     return float(values.mean()), float(values.std(unbiased=True) / math.sqrt(values.numel()))
 
 
-def _sampled(values: torch.Tensor) -> Estimate:
+def mi_warnings(value: float, stderr: float, inner_ess: float | None, inner: int) -> list[str]:
+    """The reasons (sentences) why a sampled MI is unreliable; empty when it is not (the
+    rules of the module docstring)."""
+    out = []
+    if inner_ess is not None and not inner_ess >= MIN_INNER_ESS:
+        out.append(f"the Monte Carlo marginal rests on {inner_ess:.1f} of its {inner} inner "
+                   f"draws (median ESS < {MIN_INNER_ESS:g}): biased upward, raise inner")
+    if value < -MAX_NEGATIVE_SIGMAS * stderr - _NEGATIVE_SLACK:
+        out.append(f"negative ({value:.3g}, more than {MAX_NEGATIVE_SIGMAS:g} standard errors "
+                   "below 0) while I(A:B) >= 0: a bias the error bar misses")
+    return out
+
+
+def _sampled(values: torch.Tensor, inner_ess: float | None, inner: int) -> Estimate:
     mean, error = _mean_and_error(values)
-    return Estimate.sampled(mean, error, values.numel())
+    return Estimate.sampled(mean, error, values.numel(),
+                            warnings=mi_warnings(mean, error, inner_ess, inner),
+                            diagnostics={"inner_ess": inner_ess,
+                                         "inner": None if inner_ess is None else inner})
 
 
 def _log_probs(model, x: torch.Tensor) -> torch.Tensor:
@@ -177,7 +206,8 @@ def mutual_information(model, cut, *, num: int | None = None,
     inner : Monte Carlo draws per sample for the one marginal of an autoregressive net
         that is not exact (see the module docstring); unused otherwise.
 
-    Returns a :class:`tnborn.Estimate`: ``method`` "exact" (stderr 0) or "sampled".
+    Returns a :class:`tnborn.Estimate`: ``method`` "exact" (stderr 0) or "sampled", with
+    ``reliable`` / ``warnings`` / ``diagnostics`` (see the module docstring).
     """
     _check_model(model)
     mask = cut_mask(model, cut)
@@ -190,7 +220,7 @@ def mutual_information(model, cut, *, num: int | None = None,
         x = model.sample(num, generator=generator)
         log_a, log_b, ess = _side_log_probs(model, x, mask, inner, generator)
         _warn_if_unreliable([ess], [cut], inner)
-        return _sampled(_log_probs(model, x) - log_a - log_b)
+        return _sampled(_log_probs(model, x) - log_a - log_b, ess, inner)
 
 
 def mutual_information_profile(model, *, cuts=None, num: int | None = None,
@@ -198,11 +228,13 @@ def mutual_information_profile(model, *, cuts=None, num: int | None = None,
                                inner: int = 512) -> dict:
     """I(sites < k : sites >= k) for every chain cut k (or the given ``cuts``).
 
-    Returns ``{"cuts": [k, ...], "mi": [nats, ...], "stderr": [...], "inner_ess": [...]}``;
-    standard errors are 0.0 for exact values (``num=None``); ``inner_ess`` is the median
-    effective sample size of the Monte Carlo marginal per cut (None where both marginals
-    are exact). Exact values share one enumeration; sampled ones share one set of ``num``
-    samples.
+    Returns ``{"cuts": [k, ...], "mi": [nats, ...], "stderr": [...], "inner_ess": [...],
+    "reliable": [bool, ...], "warnings": [[sentence, ...], ...]}``; standard errors are
+    0.0 for exact values (``num=None``); ``inner_ess`` is the median effective sample
+    size of the Monte Carlo marginal per cut (None where both marginals are exact);
+    ``reliable`` and ``warnings`` per cut by the rules of the module docstring (exact
+    values: True, []). Exact values share one enumeration; sampled ones share one set of
+    ``num`` samples.
     """
     _check_model(model)
     n = model.n_sites
@@ -213,7 +245,8 @@ def mutual_information_profile(model, *, cuts=None, num: int | None = None,
         log_p = log_prob_table(model)
         values = [_exact_from_table(log_p, n, model.local_dim, m) for m in masks]
         return {"cuts": cuts, "mi": values, "stderr": [0.0] * len(cuts),
-                "inner_ess": [None] * len(cuts)}
+                "inner_ess": [None] * len(cuts), "reliable": [True] * len(cuts),
+                "warnings": [[] for _ in cuts]}
     generator = model.random_stream(generator)
     with torch.no_grad():
         x = model.sample(num, generator=generator)
@@ -222,8 +255,10 @@ def mutual_information_profile(model, *, cuts=None, num: int | None = None,
         estimates = [_mean_and_error(log_p - a - b) for a, b, _ in sides]
     ess = [e for _, _, e in sides]
     _warn_if_unreliable(ess, cuts, inner)
+    reasons = [mi_warnings(value, error, e, inner) for (value, error), e in zip(estimates, ess)]
     return {"cuts": cuts, "mi": [e[0] for e in estimates],
-            "stderr": [e[1] for e in estimates], "inner_ess": ess}
+            "stderr": [e[1] for e in estimates], "inner_ess": ess,
+            "reliable": [not r for r in reasons], "warnings": reasons}
 
 
 def _cut_list(cuts):

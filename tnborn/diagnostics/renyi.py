@@ -5,6 +5,15 @@ I_alpha(A:B) = S_alpha(A) + S_alpha(B) - S_alpha(AB),  S_alpha(P) = ln(sum P^alp
 the Renyi analogue of I(A:B) (alpha = 1 gives the Shannon mutual information). For
 alpha = 2, sum P^2 = E_P[P(x)] is the collision probability, cheap to estimate from
 samples when the marginals are exact, as for Born machines.
+
+Sampled estimate: S_alpha(P) = ln E_P[P(x)^(alpha-1)] / (1 - alpha) for each of P(x_A),
+P(x_B), P(x), the three means over the same samples, the error by the delta method. Each
+mean is an importance-weighted sum with weights P^(alpha-1); when the smallest of their
+effective sample size fractions (the ``ess`` of ``diagnostics``) is below
+:data:`tnborn.estimate.MIN_ESS_FRACTION` or rests on fewer than
+:data:`tnborn.estimate.MIN_ESS` samples, the estimate is unreliable (``reliable=False``,
+with a warning). Unlike I(A:B), the Renyi MI of a classical distribution may be negative:
+its sign is no diagnostic.
 """
 
 from __future__ import annotations
@@ -13,7 +22,7 @@ import math
 
 import torch
 
-from ..estimate import Estimate
+from ..estimate import Estimate, ess_warnings, importance_ess
 from ..linalg import check_alpha
 from .mutual_information import (_check_model, _check_options, _log_probs, _mean_and_error,
                                  _side_log_probs, cut_mask)
@@ -39,7 +48,8 @@ def renyi_mutual_information(model, cut, alpha: float = 2.0, *, num: int | None 
     Returns a :class:`tnborn.Estimate`. ``num=None``: exact by enumeration. ``num=N``:
     estimate from N samples, its standard error by the delta method; needs exact
     marginals on both sides (``marginal_is_exact``, as for Born machines) and a finite
-    ``alpha != 1`` (use :func:`mutual_information` for 1).
+    ``alpha != 1`` (use :func:`mutual_information` for 1); ``reliable`` / ``warnings`` /
+    ``diagnostics`` as in the module docstring.
     """
     _check_model(model)
     alpha = check_alpha(alpha)
@@ -69,4 +79,7 @@ def renyi_mutual_information(model, cut, alpha: float = 2.0, *, num: int | None 
     value = float((signs * log_means).sum()) / (1.0 - alpha)
     influence = (signs[:, None] * torch.exp(y - log_means[:, None])).sum(0)
     error = _mean_and_error(influence)[1] / abs(1.0 - alpha)
-    return Estimate.sampled(value, error, num)
+    ess = min(importance_ess(row) for row in y)
+    return Estimate.sampled(value, error, num,
+                            warnings=ess_warnings(ess, num, "the sampled Renyi MI"),
+                            diagnostics={"ess": ess})

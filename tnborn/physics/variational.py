@@ -7,6 +7,11 @@ with REINFORCE and the batch-mean baseline b::
 
 Annealing uses beta_t = beta (1 - a^t) (``beta_anneal=a``). With ``z2=True`` the model is
 made Z2-symmetric first (q_s(x) = (q(x) + q(1-x)) / 2 in log_prob and sample) and stays so.
+
+Reliability: a run whose last step trained at beta_t < beta (1 - :data:`BETA_RTOL`)
+(``beta_reached`` False in its history) did not reach the target temperature: its model
+is the one of a hotter system. With ``beta_anneal=a`` that needs
+t >= ln(BETA_RTOL) / ln(a) steps (:func:`steps_to_reach_beta`; a = 0.99: 688 steps).
 """
 
 from __future__ import annotations
@@ -19,6 +24,21 @@ from ..base import GenerativeModel
 from ..checks import check_beta, check_count, check_positive
 from ..fitloop import FitLoop
 from .validation import check_hamiltonian_matches
+
+#: relative shortfall of the last step's annealed beta_t below the target beta beyond
+#: which a run did not reach its target (``beta_reached`` False).
+BETA_RTOL = 1e-3
+
+
+def steps_to_reach_beta(beta_anneal: float | None) -> int:
+    """Steps after which beta (1 - a^t) is within :data:`BETA_RTOL` of beta (1 without
+    annealing)."""
+    if beta_anneal is None:
+        return 1
+    if isinstance(beta_anneal, bool) or not (isinstance(beta_anneal, (int, float))
+                                             and 0 < beta_anneal < 1):
+        raise ValueError(f"beta_anneal must be in (0, 1) or None, got {beta_anneal!r}")
+    return max(1, math.ceil(math.log(BETA_RTOL) / math.log(beta_anneal) - 1e-9))
 
 
 def train_variational(model: GenerativeModel, hamiltonian, beta: float, *, steps: int = 1000,
@@ -43,9 +63,11 @@ def train_variational(model: GenerativeModel, hamiltonian, beta: float, *, steps
     checkpoint, checkpoint_every, resume : see :mod:`tnborn.fitloop` (the interval counts
         steps, or seconds with a unit: ``"30s"``).
 
-    Returns one dict per recorded step: ``step``, ``beta`` (beta_t), ``free_energy``
-    (mean of E + ln q / beta_t over the batch, total, not per site), ``free_energy_std``
-    (its batch standard deviation), ``energy`` (batch mean), ``seconds`` (cumulative).
+    Returns one dict per recorded step: ``step``, ``beta`` (beta_t), ``beta_target``
+    (beta), ``beta_reached`` (beta_t >= beta (1 - :data:`BETA_RTOL`): the last record
+    says whether the run reached its target), ``free_energy`` (mean of
+    E + ln q / beta_t over the batch, total, not per site), ``free_energy_std`` (its batch
+    standard deviation), ``energy`` (batch mean), ``seconds`` (cumulative).
     """
     beta = check_beta(beta)
     batch_size = check_count(batch_size, "batch_size")
@@ -93,7 +115,9 @@ def train_variational(model: GenerativeModel, hamiltonian, beta: float, *, steps
             seconds = loop.end_pass()
             record = None
             if step % log_every == 0 or step == steps:
-                record = {"step": step, "beta": beta_t, "free_energy": float(local.mean()),
+                record = {"step": step, "beta": beta_t, "beta_target": beta,
+                          "beta_reached": bool(beta_t >= beta * (1.0 - BETA_RTOL)),
+                          "free_energy": float(local.mean()),
                           "free_energy_std": float(local.std()),
                           "energy": float(energy.mean()), "seconds": seconds}
                 if not math.isfinite(record["free_energy"]):
