@@ -15,7 +15,7 @@ import time
 import pytest
 import torch
 
-import tnborn.physics.learn as learn_module
+import tnborn.physics.pseudolikelihood as learn_module
 from tnborn.base import GenerativeModel
 from tnborn.datasets import ising_samples
 from tnborn.independent import Independent

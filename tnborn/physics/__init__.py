@@ -11,7 +11,8 @@ from tnborn.physics.exact import (curie_weiss_log_z, curie_weiss_magnetization_d
 from tnborn.physics.variational import train_variational
 from tnborn.physics.estimators import (free_energy, integrated_autocorrelation_time,
                                        neural_mcmc)
-from tnborn.physics.learn import fit_couplings, learn_hamiltonian
+from tnborn.physics.learn import learn_hamiltonian
+from tnborn.physics.pseudolikelihood import fit_couplings
 from tnborn.physics.graphs import lattice_pairs, lattice_plaquettes, lattice_triples
 
 __all__ = [
