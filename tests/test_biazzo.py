@@ -10,7 +10,7 @@ import math
 import pytest
 import torch
 
-from tnborn import CWARNN, MADE, SKARNN, BoltzmannARNN
+from tnborn import CWARNN, MADE, SKARNN, BoltzmannARNN, CurieWeissARNN
 from tnborn.physics import (CurieWeiss, Ising2D, PairwiseHamiltonian, SherringtonKirkpatrick,
                             curie_weiss_log_z, exact_log_z, free_energy, neural_mcmc,
                             train_variational)
@@ -112,6 +112,9 @@ def test_cwarnn_learns_from_a_random_start_and_the_large_n_net_is_small():
 
 
 def test_cwarnn_refuses_what_is_not_curie_weiss():
+    with pytest.raises(ValueError, match="equal couplings between all pairs"):
+        CurieWeissARNN(16, beta=0.5).check_hamiltonian(Ising2D(4), 0.5)
+    CurieWeissARNN(16, beta=0.5).check_hamiltonian(CurieWeiss(16, J=2.0), 0.7)
     model = CWARNN(16, beta=0.5)
     model.check_hamiltonian(CurieWeiss(16, J=0.3, h=0.2), 0.9)  # another CW: trainable
     with pytest.raises(ValueError, match="equal couplings between all pairs"):

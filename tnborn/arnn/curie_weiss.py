@@ -19,6 +19,7 @@ import torch
 from ..backend import resolve_real
 from ..checks import check_beta, check_count, check_real
 from .base import AutoregressiveModel
+from .cwarnn import check_curie_weiss_target
 
 
 class CurieWeissARNN(AutoregressiveModel):
@@ -57,6 +58,11 @@ class CurieWeissARNN(AutoregressiveModel):
 
     def _repr_fields(self) -> dict:
         return {"n": self.n_sites, "J": self.J, "h": self.h, "beta": self.beta}
+
+    def check_hamiltonian(self, hamiltonian, beta) -> None:
+        """ValueError unless ``hamiltonian`` is a Curie-Weiss model (the per-site
+        parameters can then be trained to its J, h and beta)."""
+        check_curie_weiss_target(hamiltonian, "a CurieWeissARNN")
 
     def _up_logit_table(self) -> torch.Tensor:
         """Logit of s_i = +1 for every site i and every count u of up spins before it:

@@ -86,19 +86,9 @@ class CWARNN(AutoregressiveModel):
                 "large_n": self.large_n}
 
     def check_hamiltonian(self, hamiltonian, beta) -> None:
-        """ValueError unless ``hamiltonian`` is a Curie-Weiss model: equal couplings
-        between all pairs and equal fields (its J, h and beta may differ from the
-        initialization's: the net is trained)."""
-        couplings, fields = target_couplings(
-            hamiltonian, "a CWARNN reads the past through its total magnetization")
-        off = couplings[~torch.eye(couplings.shape[0], dtype=torch.bool)]
-        if off.numel() and float((off - off[0]).abs().max()) > 1e-12:
-            raise ValueError(f"a CWARNN reads the past through its total magnetization, "
-                             f"so it needs equal couplings between all pairs; "
-                             f"{hamiltonian!r} has others")
-        if float((fields - fields[0]).abs().max()) > 1e-12:
-            raise ValueError(f"a CWARNN needs equal fields on all spins; {hamiltonian!r} "
-                             "has others")
+        """ValueError unless ``hamiltonian`` is a Curie-Weiss model (its J, h and beta may
+        differ from the initialization's: the net is trained)."""
+        check_curie_weiss_target(hamiltonian, "a CWARNN")
 
     def _site_logits(self, m: torch.Tensor, sites) -> torch.Tensor:
         """logit of s = +1 at ``sites`` (an int or a slice) given past magnetizations
@@ -124,6 +114,20 @@ class CWARNN(AutoregressiveModel):
         m = (2 * x[:, :site] - 1).sum(1).to(self._float_dtype())
         up = self._site_logits(m, site)
         return draw_from_logits(torch.stack([torch.zeros_like(up), up], -1), uniform)
+
+
+def check_curie_weiss_target(hamiltonian, what: str) -> None:
+    """ValueError unless ``hamiltonian`` has equal couplings between all pairs and equal
+    fields: a net that reads the past through its total magnetization needs that."""
+    described = f"{what} reads the past through its total magnetization"
+    couplings, fields = target_couplings(hamiltonian, described)
+    off = couplings[~torch.eye(couplings.shape[0], dtype=torch.bool)]
+    if off.numel() and float((off - off[0]).abs().max()) > 1e-12:
+        raise ValueError(f"{described}, so it needs equal couplings between all pairs; "
+                         f"{hamiltonian!r} has others")
+    if float((fields - fields[0]).abs().max()) > 1e-12:
+        raise ValueError(f"{described}, so it needs equal fields on all spins; "
+                         f"{hamiltonian!r} has others")
 
 
 def _exact_values(n: int, beta: float, J: float, h: float) -> dict:
