@@ -33,7 +33,9 @@ def test_categorical_fit_is_the_frequencies():
                                rtol=0, atol=1e-12)
     assert history == [{"step": 1, "train_nll": pytest.approx(model.nll(data), abs=1e-12),
                         "seconds": history[0]["seconds"],
-                        "test_nll": pytest.approx(model.nll(data[:100]), abs=1e-12)}]
+                        "cpu_seconds": history[0]["cpu_seconds"],
+                        "test_nll": pytest.approx(model.nll(data[:100]), abs=1e-12),
+                        "stopped_by": "closed_form"}]
     smoothed = Independent(Discrete(3), 3, pseudocount=0.5)
     smoothed.fit(data[:, :1].expand(-1, 3).clamp(max=1))  # value 2 never seen
     probability = torch.softmax(smoothed.logits, -1)[0].detach()

@@ -276,10 +276,10 @@ class GenerativeModel(torch.nn.Module):
     def fit(self, data, **options) -> list[dict]:
         """Train on ``data`` ``(N, n_sites)``; returns one dict per sweep/epoch."""
         data = self.validate_configurations(data, "data").reshape(-1, self.n_sites)
-        test = options.get("test_data")
-        if test is not None:
-            options["test_data"] = self.validate_configurations(test, "test_data").reshape(
-                -1, self.n_sites)
+        for name in ("test_data", "val_data"):
+            if options.get(name) is not None:
+                options[name] = self.validate_configurations(options[name], name).reshape(
+                    -1, self.n_sites)
         return self._fit(data, **options)
 
     # --------------------------------------------------------------- state dicts

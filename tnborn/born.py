@@ -300,7 +300,8 @@ class TensorNetworkBornMachine(GenerativeModel):
             max_step: float | None = 0.5, steps_per_bond: int = 1,
             normalized_steps: bool = False, generator: torch.Generator | None = None,
             max_seconds: float | None = None, checkpoint=None, checkpoint_every=1,
-            resume=None) -> list[dict]:
+            resume=None, val_data=None, patience: int | None = None,
+            clock: str = "wall") -> list[dict]:
         """Learn ``data`` ``(N, n_sites)`` by maximum likelihood.
 
         ``method="sweep"`` (default): sweeps of two-tensor updates (two neighbouring
@@ -337,9 +338,14 @@ class TensorNetworkBornMachine(GenerativeModel):
             atomic checkpoints to ``checkpoint`` every ``checkpoint_every`` sweeps (an
             int) or seconds (``"30s"``), and continue a run from the checkpoint
             ``resume``.
+        val_data, patience : record ``val_nll`` every sweep and end at the state with the
+            lowest one; stop after ``patience`` sweeps without a new best.
+        clock : ``"wall"`` or ``"cpu"``: what ``max_seconds`` counts.
 
         Returns one dict per sweep: ``step``, ``train_nll``, ``test_nll`` (if test data),
-        ``seconds`` (cumulative training time, evaluation excluded), ``max_bond``.
+        ``val_nll`` (if validation data), ``seconds`` and ``cpu_seconds`` (cumulative
+        training time, evaluation excluded), ``max_bond``; the last one also
+        ``stopped_by``.
         """
         if method not in self.default_lr:
             raise ValueError(f"method must be one of {sorted(self.default_lr)}, got {method!r}")
@@ -352,7 +358,7 @@ class TensorNetworkBornMachine(GenerativeModel):
                            steps_per_bond=steps_per_bond, normalized_steps=normalized_steps,
                            generator=generator, max_seconds=max_seconds,
                            checkpoint=checkpoint, checkpoint_every=checkpoint_every,
-                           resume=resume)
+                           resume=resume, val_data=val_data, patience=patience, clock=clock)
 
     def _fit(self, data, *, method, **options) -> list[dict]:
         from .gradient_fit import fit_by_gradient

@@ -1,6 +1,21 @@
 """The loop every training function shares: numbered passes (sweeps, epochs or
 variational steps) under a training-time budget, a progress bar, one record per pass,
-and checkpoints.
+model selection on validation data, and checkpoints.
+
+Budgets and clocks
+------------------
+``max_seconds`` counts training time only (evaluations excluded) on ``clock="wall"``
+(the default) or ``clock="cpu"``: the process's CPU time, which another program on the
+machine cannot inflate (with several torch threads it runs faster than the wall). Every
+record has ``seconds`` (wall) and ``cpu_seconds``.
+
+Model selection
+---------------
+With ``val_data`` every pass records ``val_nll``; the state with the lowest one is kept
+and restored when training ends, so the model returned is the best-validation state.
+``patience=K`` stops after K passes without a new best. The last record says why
+training stopped: ``"stopped_by"`` is ``"early_stop"`` or ``"budget"`` (the passes or
+the seconds ran out).
 
 Checkpoints
 -----------
@@ -37,6 +52,7 @@ from .progress import TrainingBar
 
 CHECKPOINT_FORMAT = "tnborn-checkpoint"
 CHECKPOINT_VERSION = 1
+CLOCKS = ("wall", "cpu")
 
 
 def fingerprint(data: torch.Tensor | None) -> str | None:
@@ -79,23 +95,34 @@ class FitLoop:
 
     def __init__(self, model, *, kind: str, total: int, updates_per_pass: int, unit: str,
                  desc: str, progress: bool, max_seconds, checkpoint, checkpoint_every,
-                 resume, options: dict, data: dict, rng: torch.Generator):
+                 resume, options: dict, data: dict, rng: torch.Generator, val_data=None,
+                 patience=None, clock: str = "wall"):
         self.model = model
         self.kind = kind
         self.total = check_count(total, unit)
         self.max_seconds = None if max_seconds is None else check_positive(max_seconds,
                                                                            "max_seconds")
+        if clock not in CLOCKS:
+            raise ValueError(f"clock must be one of {CLOCKS}, got {clock!r}")
+        self.clock = clock
         self.checkpoint = None if checkpoint is None else Path(checkpoint)
         self.every_steps, self.every_seconds = parse_interval(checkpoint_every)
-        self.options = dict(options)
-        self.fingerprints = {name: fingerprint(value) for name, value in data.items()}
+        self.selection = None if val_data is None else Selection(model, val_data, patience)
+        if patience is not None and val_data is None:
+            raise ValueError("patience needs val_data: early stopping watches the "
+                             "validation NLL")
+        self.options = {**options, "patience": patience}
+        self.fingerprints = {name: fingerprint(value)
+                             for name, value in {**data, "val": val_data}.items()}
         self.rng = rng
         self.history: list[dict] = []
-        self.elapsed = 0.0
+        self.elapsed = 0.0  # training seconds on the budget's clock
+        self.wall = 0.0
+        self.cpu = 0.0
         self.next_step = 1
         self.extras: dict | None = None
         self._stopped = False
-        self._pass_start = 0.0
+        self._pass_start = (0.0, 0.0)
         self._last_write = time.monotonic()
         if resume is not None:
             self._resume(Path(resume))
@@ -117,40 +144,60 @@ class FitLoop:
         for step in range(self.next_step, self.total + 1):
             if self._stopped:
                 return
-            self._pass_start = time.perf_counter()
+            self._pass_start = (time.perf_counter(), time.process_time())
             yield step
+
+    def _spent(self) -> tuple[float, float]:
+        """Wall and CPU seconds of the current pass so far."""
+        wall, cpu = self._pass_start
+        return time.perf_counter() - wall, time.process_time() - cpu
 
     def tick(self) -> bool:
         """Count one update; True once the training time reaches the budget."""
-        return self.bar.advance(self.elapsed + time.perf_counter() - self._pass_start)
+        wall, cpu = self._spent()
+        return self.bar.advance(self.elapsed + (cpu if self.clock == "cpu" else wall))
 
     def end_pass(self) -> float:
-        """Stop the pass's clock; returns the cumulative training seconds."""
-        self.elapsed += time.perf_counter() - self._pass_start
-        return self.elapsed
+        """Stop the pass's clocks; returns the cumulative wall-clock training seconds."""
+        wall, cpu = self._spent()
+        self.wall += wall
+        self.cpu += cpu
+        self.elapsed = self.cpu if self.clock == "cpu" else self.wall
+        return self.wall
 
     def finish(self, step: int, record: dict | None, *, partial: bool = False,
                extras: Callable[[], dict] | None = None) -> None:
         """Record the pass (``record`` None: nothing recorded) and checkpoint if due."""
+        early = False
         if record is not None:
             if partial:
                 record["partial"] = True
+            record["cpu_seconds"] = self.cpu
+            if self.selection is not None:
+                early = self.selection.observe(step, record)
             self.history.append(record)
             shown = {key: f"{record[key]:.4f}" for key in ("train_nll", "free_energy")
                      if key in record}
             if "max_bond" in record:
                 shown["D"] = record["max_bond"]
             self.bar.set_postfix(**shown)
-        self._stopped = partial or (self.max_seconds is not None
-                                    and self.elapsed >= self.max_seconds)
+        self._stopped = early or partial or (self.max_seconds is not None
+                                             and self.elapsed >= self.max_seconds)
+        last = step == self.total or self._stopped
+        if record is not None and last:
+            record["stopped_by"] = "early_stop" if early else "budget"
         if self.checkpoint is None or partial:
             return
-        last = step == self.total or self._stopped
         due = (self.every_steps is not None and step % self.every_steps == 0) or (
             self.every_seconds is not None
             and time.monotonic() - self._last_write >= self.every_seconds)
         if last or due:
             self._write(step, extras() if extras is not None else {})
+
+    def restore_best(self) -> None:
+        """Put the best-validation state back into the model (with ``val_data``)."""
+        if self.selection is not None:
+            self.selection.restore()
 
     # ----------------------------------------------------------- checkpoints
     def _write(self, step: int, extras: dict) -> None:
@@ -161,7 +208,9 @@ class FitLoop:
             "state": to_cpu(model.state_dict()), "rng": self.rng.get_state(),
             "rng_device": str(self.rng.device), "history": self.history,
             "options": self.options, "data": self.fingerprints, "step": step,
-            "elapsed": self.elapsed, "extras": to_cpu(extras)}, self.checkpoint)
+            "elapsed": self.elapsed, "wall": self.wall, "cpu": self.cpu,
+            "selection": None if self.selection is None else self.selection.state(),
+            "extras": to_cpu(extras)}, self.checkpoint)
         self._last_write = time.monotonic()
 
     def _resume(self, path: Path) -> None:
@@ -187,10 +236,49 @@ class FitLoop:
             raise ValueError(f"{path} does not fit this {type(model).__name__}: "
                              f"{str(exc).splitlines()[0]}") from None
         self.rng.set_state(payload["rng"])
-        self.history = list(payload.get("history", []))
+        # the run goes on: the end it recorded is no longer its end
+        self.history = [{k: v for k, v in record.items() if k != "stopped_by"}
+                        for record in payload.get("history", [])]
         self.elapsed = float(payload.get("elapsed", 0.0))
+        self.wall = float(payload.get("wall", self.elapsed))
+        self.cpu = float(payload.get("cpu", 0.0))
+        if self.selection is not None and payload.get("selection") is not None:
+            self.selection.load(payload["selection"])
         self.next_step = step + 1
         self.extras = payload.get("extras", {})
+
+
+class Selection:
+    """The best-validation state of a run, and early stopping."""
+
+    def __init__(self, model, val_data: torch.Tensor, patience):
+        self.model = model
+        self.val_data = val_data
+        self.patience = None if patience is None else check_count(patience, "patience")
+        self.best: dict | None = None  # {"step", "val_nll", "state"}
+        self.bad = 0
+
+    def observe(self, step: int, record: dict) -> bool:
+        """Add ``val_nll`` to the record, keep the state if it is the best so far;
+        True when ``patience`` passes have gone by without a new best."""
+        val = self.model.nll(self.val_data)
+        record["val_nll"] = val
+        if self.best is None or val < self.best["val_nll"]:
+            self.best = {"step": step, "val_nll": val, "state": to_cpu(self.model.state_dict())}
+            self.bad = 0
+        else:
+            self.bad += 1
+        return self.patience is not None and self.bad >= self.patience
+
+    def restore(self) -> None:
+        if self.best is not None:
+            self.model.load_state_dict(self.best["state"])
+
+    def state(self) -> dict:
+        return {"best": self.best, "bad": self.bad}
+
+    def load(self, saved: dict) -> None:
+        self.best, self.bad = saved.get("best"), int(saved.get("bad", 0))
 
 
 def _check_same(what: str, saved, given, ignore=()) -> None:

@@ -36,7 +36,8 @@ def minibatch_pass(loss_of, data: torch.Tensor, order: torch.Tensor | None, batc
 
 def fit_by_gradient(model, data: torch.Tensor, *, sweeps: int, lr: float,
                     batch_size: int | None, test_data, progress: bool, generator,
-                    max_seconds, checkpoint, checkpoint_every, resume) -> list[dict]:
+                    max_seconds, checkpoint, checkpoint_every, resume, val_data=None,
+                    patience=None, clock: str = "wall") -> list[dict]:
     """Adam on ``model.parameters()``; returns one record per pass over ``data``
     (``step``, ``train_nll``, ``test_nll``, ``seconds``, ``max_bond``)."""
     lr = check_positive(lr, "lr")
@@ -50,7 +51,8 @@ def fit_by_gradient(model, data: torch.Tensor, *, sweeps: int, lr: float,
                  unit="sweeps", desc=f"{type(model).__name__} gradient", progress=progress,
                  max_seconds=max_seconds, checkpoint=checkpoint,
                  checkpoint_every=checkpoint_every, resume=resume, options=plan,
-                 data={"train": data, "test": test_data}, rng=rng) as loop:
+                 data={"train": data, "test": test_data}, rng=rng, val_data=val_data,
+                 patience=patience, clock=clock) as loop:
         optimizer = torch.optim.Adam(model.parameters(), lr=lr)
         if loop.extras:
             optimizer.load_state_dict(loop.extras["optimizer"])
@@ -73,5 +75,6 @@ def fit_by_gradient(model, data: torch.Tensor, *, sweeps: int, lr: float,
                             extras=lambda: {"optimizer": optimizer.state_dict()})
         finally:
             optimizer.zero_grad(set_to_none=True)
+    loop.restore_best()
     model.canonicalize_()
     return loop.history

@@ -151,23 +151,26 @@ class Independent(GenerativeModel):
         return torch.where(known, x, drawn)
 
     # ---------------------------------------------------------------- training
-    def fit(self, data, *, test_data=None) -> list[dict]:
+    def fit(self, data, *, test_data=None, val_data=None) -> list[dict]:
         """Maximum-likelihood fit of every site to ``data`` ``(N, n_sites)`` (see the
         module docstring); one record ``{"step": 1, "train_nll", "test_nll"?,
-        "seconds"}``. ValueError where the maximum-likelihood estimate does not exist
-        (a site with zero spread; Beta data on the interval's ends)."""
-        return super().fit(data, test_data=test_data)
+        "val_nll"?, "seconds", "cpu_seconds", "stopped_by": "closed_form"}``.
+        ValueError where the maximum-likelihood estimate does not exist (a site with
+        zero spread; Beta data on the interval's ends)."""
+        return super().fit(data, test_data=test_data, val_data=val_data)
 
-    def _fit(self, data: torch.Tensor, *, test_data) -> list[dict]:
-        start = time.perf_counter()
+    def _fit(self, data: torch.Tensor, *, test_data, val_data) -> list[dict]:
+        start, cpu = time.perf_counter(), time.process_time()
         with torch.no_grad():
             values = _fit_site_parameters(self.support, data, self.pseudocount)
             for name, value in values.items():
                 getattr(self, name).copy_(value.to(self.dtype))
-        record = {"step": 1, "train_nll": self.nll(data),
-                  "seconds": time.perf_counter() - start}
-        if test_data is not None:
-            record["test_nll"] = self.nll(test_data)
+        record = {"step": 1, "seconds": time.perf_counter() - start,
+                  "cpu_seconds": time.process_time() - cpu, "train_nll": self.nll(data)}
+        for key, values in (("test_nll", test_data), ("val_nll", val_data)):
+            if values is not None:
+                record[key] = self.nll(values)
+        record["stopped_by"] = "closed_form"
         return [record]
 
     # ------------------------------------------------------------------ saving

@@ -105,7 +105,8 @@ def fit_by_sweeps(model, data: torch.Tensor, *, make_learner: Callable, schedule
                   start_center: int, center_after: Callable, sweeps: int, options: UpdateOptions,
                   batch_size: int | None, test_data: torch.Tensor | None, progress: bool,
                   generator, max_seconds: float | None, checkpoint, checkpoint_every,
-                  resume, desc: str) -> list[dict]:
+                  resume, desc: str, val_data=None, patience=None,
+                  clock: str = "wall") -> list[dict]:
     """Run ``sweeps`` passes of ``learner.update(*step, rows, weights)`` over ``schedule``.
 
     The learner works on a plain list of the model's tensors, canonical at
@@ -116,7 +117,8 @@ def fit_by_sweeps(model, data: torch.Tensor, *, make_learner: Callable, schedule
     weights; ``make_learner(tensors, unique_rows)`` builds the learner with its cached
     environments. With ``max_seconds``, training stops after the first update that brings
     the training time to that budget; the unfinished sweep is recorded
-    (``"partial": True``). Checkpoints and resumption: :mod:`tnborn.fitloop`.
+    (``"partial": True``). Checkpoints, resumption and model selection on ``val_data``:
+    :mod:`tnborn.fitloop`.
 
     Returns one dict per sweep: ``step``, ``train_nll``, ``test_nll`` (with test data),
     ``seconds`` (cumulative training time, evaluation excluded), ``max_bond``.
@@ -131,7 +133,8 @@ def fit_by_sweeps(model, data: torch.Tensor, *, make_learner: Callable, schedule
     with FitLoop(model, kind="sweep", total=sweeps, updates_per_pass=len(schedule),
                  unit="sweeps", desc=desc, progress=progress, max_seconds=max_seconds,
                  checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume,
-                 options=plan, data={"train": data, "test": test_data}, rng=rng) as loop:
+                 options=plan, data={"train": data, "test": test_data}, rng=rng,
+                 val_data=val_data, patience=patience, clock=clock) as loop:
         if resume is None:
             model.canonicalize_(start_center)
         unique, inverse, counts = torch.unique(data, dim=0, return_inverse=True,
@@ -162,4 +165,5 @@ def fit_by_sweeps(model, data: torch.Tensor, *, make_learner: Callable, schedule
                 loop.finish(sweep, record, partial=out_of_time)
         finally:
             model._replace_tensors(tensors, center, canonical=True)
+    loop.restore_best()
     return loop.history

@@ -160,26 +160,31 @@ class AutoregressiveModel(GenerativeModel):
     def fit(self, data, *, epochs: int = 10, lr: float = 1e-3, batch_size: int = 100,
             test_data=None, progress: bool = True, weight_decay: float = 0.0,
             generator: torch.Generator | None = None, max_seconds: float | None = None,
-            checkpoint=None, checkpoint_every=1, resume=None) -> list[dict]:
+            checkpoint=None, checkpoint_every=1, resume=None, val_data=None,
+            patience: int | None = None, clock: str = "wall") -> list[dict]:
         """Maximum likelihood with Adam on minibatches of ``data`` ``(N, n_sites)``, drawn
         in a fresh random order each epoch (``generator``; None: the model's own stream).
 
         ``max_seconds``: training-time budget; training stops after the minibatch that
         reaches it (an unfinished epoch is recorded with ``"partial": True``).
-        ``checkpoint``, ``checkpoint_every``, ``resume``: see :mod:`tnborn.fitloop`.
+        ``checkpoint``, ``checkpoint_every``, ``resume``; ``val_data``, ``patience``
+        (record ``val_nll`` each epoch, end at the best-validation state, stop early);
+        ``clock`` (``"wall"`` or ``"cpu"`` seconds for ``max_seconds``): see
+        :mod:`tnborn.fitloop`.
 
         Returns one dict per epoch: ``step``, ``train_nll``, ``test_nll`` (with
-        ``test_data``), ``seconds`` (cumulative training time, evaluation excluded).
+        ``test_data``), ``val_nll`` (with ``val_data``), ``seconds`` and ``cpu_seconds``
+        (cumulative training time, evaluation excluded); the last also ``stopped_by``.
         """
         return super().fit(data, epochs=epochs, lr=lr, batch_size=batch_size,
                            test_data=test_data, progress=progress, weight_decay=weight_decay,
                            generator=generator, max_seconds=max_seconds,
                            checkpoint=checkpoint, checkpoint_every=checkpoint_every,
-                           resume=resume)
+                           resume=resume, val_data=val_data, patience=patience, clock=clock)
 
     def _fit(self, data: torch.Tensor, *, epochs, lr, batch_size, test_data, progress,
              weight_decay, generator, max_seconds, checkpoint, checkpoint_every,
-             resume) -> list[dict]:
+             resume, val_data, patience, clock) -> list[dict]:
         batch_size = check_count(batch_size, "batch_size")
         lr = check_positive(lr, "lr")
         weight_decay = float(weight_decay)
@@ -194,7 +199,8 @@ class AutoregressiveModel(GenerativeModel):
                      unit="epochs", desc=f"{type(self).__name__} epochs", progress=progress,
                      max_seconds=max_seconds, checkpoint=checkpoint,
                      checkpoint_every=checkpoint_every, resume=resume, options=plan,
-                     data={"train": data, "test": test_data}, rng=rng) as loop:
+                     data={"train": data, "test": test_data}, rng=rng, val_data=val_data,
+                     patience=patience, clock=clock) as loop:
             optimizer = torch.optim.Adam(self.parameters(), lr=lr, weight_decay=weight_decay)
             if loop.extras:
                 optimizer.load_state_dict(loop.extras["optimizer"])
@@ -214,6 +220,7 @@ class AutoregressiveModel(GenerativeModel):
                                 extras=lambda: {"optimizer": optimizer.state_dict()})
             finally:
                 self.eval()
+        loop.restore_best()
         return loop.history
 
     def _mean_nll(self, data: torch.Tensor, chunk: int = 4096) -> float:
