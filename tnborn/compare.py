@@ -1,118 +1,161 @@
-"""Comparison study: train several models on the same data under the same budget, then
-measure and plot them side by side.
+"""Comparison studies: several models, the same data, the same budget, numbers a referee
+can check.
 
-:func:`compare` returns the results as data; with ``out`` it also writes
-``results.json``, ``results.md`` (Markdown tables) and PNG figures (:func:`write_report`).
-It prints nothing.
+:func:`compare` splits a validation set off the training data (or takes one), trains
+every model once per seed within the same budget while it watches the validation NLL,
+keeps each run's best-validation state (early stopping with ``patience``) and measures
+that state: test NLL, exact KL from the data's distribution when it is known
+(``reference``), the conditional NLL of hidden image halves, mutual information and
+entanglement (first seed), sampling time. Rows aggregate the seeds (mean, sample
+standard deviation, n). Time budgets count the process's CPU time by default, so a busy
+machine does not change the ranking. It returns the results as data, in the schema of
+DESIGN.md ("Comparison results"); :func:`tnborn.report.write_report` writes
+``results.json``, ``results.md`` and the figures from them. It prints nothing.
 """
 
 from __future__ import annotations
 
-import json
+import copy
+import math
 import time
 import warnings
-from pathlib import Path
 
 import torch
 
 from .base import GenerativeModel, validate_configurations
-from .born import Bond
+from .budget import parse_budget
+from .catalog import BOND_MODELS, MODEL_NAMES, PASS_NAMES, SIZE_KNOBS
 from .checks import check_int, check_seed
 from .diagnostics import entanglement_entropy, mutual_information_profile
-from .diagnostics.mutual_information import MAX_NEGATIVE_SIGMAS, MIN_INNER_ESS
-from .figures import entanglement_figure
-from .plotting import image_grid, panel_plot
-from .presets import check_image_shape, check_model_name, make_model
-from .training import parse_budget, train_model
+from .diagnostics.mutual_information import MIN_INNER_ESS
+from .presets import check_image_shape, make_model
+from .report import write_report
+from .scores import check_reference, exact_kl, floor_nll, inpainting_nll
+from .training import train_model
 
 MI_CUTS_TARGET = 8  # default cuts: about every n_sites / 8 sites (whole image rows)
 
 
-def compare(train, test, models, *, budget, out=None, image_shape=None, seed: int = 0,
+def compare(train, test, models, *, budget, seeds=(0,), val_data=None,
+            val_fraction: float = 0.1, patience: int | None = None, sizes=None,
+            reference=None, clock: str | None = None, out=None, image_shape=None,
             progress: bool = True, max_bond: int | None = None, device=None,
-            mi_samples: int | None = 300, mi_inner: int = 32, mi_cuts=None,
-            timing_samples: int = 1000, shown_samples: int = 16) -> dict:
-    """Train every model in ``models`` on ``train`` within ``budget`` and evaluate it.
+            mi_samples: int | None = 300, mi_inner: int = 32, mi_max_inner: int = 128,
+            mi_cuts=None, inpaint: bool = True, timing_samples: int = 1000,
+            shown_samples: int = 16) -> dict:
+    """Train every model of ``models`` on ``train`` within ``budget``, once per seed, and
+    measure its best-validation state.
 
     Parameters
     ----------
     train, test : configurations ``(N, n_sites)`` (integers ``0 .. local_dim-1``, the
         alphabet taken from the data, at least binary).
-    models : list of preset names (``"mps"``, ``"ttn"``, ``"made"``, ``"pixelcnn"``,
-        ``"independent"``; see :mod:`tnborn.catalog`) and/or ready
-        :class:`GenerativeModel` instances
-        (trained further in place, named by their class). Repeated names get ``-2``,
-        ``-3``, ... appended.
-    budget : the same for every model: sweeps/epochs (int or ``"10"``) or training time
-        (``"60s"``, ``"2m"``); see :mod:`tnborn.training`.
-    out : folder for the report (created); None: write nothing.
-    image_shape : ``(H, W)`` of the images, if the data are images: gives the TTN a 2D
-        layout, enables the PixelCNN, aligns the default MI cuts with image rows and adds
-        sample grids to the report.
-    seed : seeds the preset models, the minibatch order, sampling and the MI estimates.
-    progress : show the models' training progress bars.
-    max_bond : overrides the preset bond dimension of the named Born machines.
-    device : torch device of the named models (None: the CPU).
-    mi_samples : samples per mutual-information estimate
-        (:func:`tnborn.diagnostics.mutual_information_profile`); None: skip the MI.
-        Born machines contract both marginals exactly (cheap); an autoregressive net
-        estimates the marginal of the part after the cut from ``mi_inner`` draws per
-        sample, so it draws ``mi_samples * mi_inner`` samples per cut (a PixelCNN on the
-        8x8 digits: about 20 s for 300 x 32 and 7 cuts).
-    mi_inner : inner Monte Carlo draws per sample for that marginal.
-    mi_cuts : chain cuts k (sites < k | sites >= k) for the MI; None: about every
-        ``n_sites / 8`` sites (every few whole image rows with ``image_shape``).
-    timing_samples : samples drawn to time sampling (reported per 1,000 samples).
-    shown_samples : samples per model in the report's image grids.
+    models : preset names (:data:`tnborn.catalog.MODEL_NAMES`), ready
+        :class:`GenerativeModel` instances (a deep copy of it is trained per seed: same
+        initialization, seeded training draws; named by their class), or
+        ``(name, factory)`` pairs with ``factory(seed) -> model``. Repeated names get
+        ``-2``, ``-3``, ... appended.
+    budget : the same for every model: sweeps/epochs (int or ``"10"``; one pass of each
+        family, stated in the results) or training time (``"60s"``, ``"2m"``).
+    seeds : the seeds; each model is built (presets, factories) and trained once per seed.
+    val_data, val_fraction : validation configurations, or the seeded fraction of
+        ``train`` held out for them (the split is drawn with the first seed, the same for
+        every run).
+    patience : stop a run after this many passes without a new best validation NLL
+        (None: train the whole budget; the best state is kept either way).
+    sizes : ``{preset name: [values]}``, one row per value of the family's size knob
+        (:data:`SIZE_KNOBS`: max_bond of MPS/TTN, hidden of MADE, channels of PixelCNN).
+    reference : the exact distribution of the data when known (a GenerativeModel or ln p
+        of every configuration, lexicographic): adds the exact KL(p || q) of every run
+        and the floor, the test NLL of p itself.
+    clock : what a time budget counts: ``"cpu"`` (the process's CPU time; the default on
+        the CPU) or ``"wall"`` (the default on a GPU).
+    out : folder for the report (:func:`tnborn.report.write_report`); None: no files.
+    image_shape : ``(H, W)`` of image data: a 2D layout for the TTN, the PixelCNN, MI cuts
+        between rows, sample grids, and the inpainting score of the lower half.
+    progress, max_bond, device : the models' progress bars, the presets' bond dimension
+        (None: the catalog's), the device of the built models.
+    mi_samples, mi_inner, mi_max_inner, mi_cuts : the mutual-information profile of the
+        first seed's model (None: none); an autoregressive net's Monte Carlo marginal
+        starts with ``mi_inner`` draws per sample, and while some cut rests on fewer than
+        ``MIN_INNER_ESS`` effective draws the draws are multiplied by 4, up to
+        ``mi_max_inner``; cuts still short of it are marked unreliable, with the reason.
+    inpaint : score the conditional NLL of the lower half of test images
+        (:func:`tnborn.scores.inpainting_nll`; image data only).
+    timing_samples, shown_samples : samples drawn to time sampling; samples per row in
+        the report's image grids.
 
-    Returns
-    -------
-    ``{"data": {n_sites, local_dim, train_size, test_size, image_shape}, "budget": str,
-    "seed", "models": {name: record}}`` (plus ``"files"`` with ``out``), where a record
-    holds ``class``, ``parameters``, final ``train_nll`` / ``test_nll`` (nats),
-    ``best_test_nll`` and ``best_test_seconds`` (the lowest test NLL of the per-sweep/epoch
-    evaluations and its training time: where early stopping would have ended, an
-    optimistic figure since it is chosen on the test data), ``train_seconds``, ``steps``
-    (sweeps/epochs run), ``sample_seconds_per_1000``,
-    ``history`` (the fit records: ``step``, ``train_nll``, ``test_nll``, ``seconds``),
-    ``entanglement`` (models with bonds: ``{"bonds", "entropy"}``, each bond the list of
-    sites it cuts off, as ``model.bonds``; None for the others) and
-    ``mutual_information`` (``{"cuts", "mi", "stderr", "inner_ess", "reliable",
-    "warnings"}`` or None; ``reliable`` is False, with the reasons in ``warnings``, where
-    an autoregressive net's Monte Carlo marginal rested on too few effective draws or
-    the value is negative beyond 3 standard errors, see
-    :mod:`tnborn.diagnostics.mutual_information`).
+    Returns the results dict (see DESIGN.md "Comparison results"): ``data``, ``budget``,
+    ``threads``, ``device``, ``seeds``, ``val_fraction``, ``patience``, ``floor``,
+    ``baseline`` (the independent-sites model fitted on the training rows: ``test_nll``,
+    ``kl_exact``, ``inpainting_nll``, always computed), ``rows``; each row
+    has ``model``, ``setting``, ``params``, ``test_nll_mean``/``_std``,
+    ``val_nll_mean``/``_std``, ``kl_exact_mean``/``_std``, ``n``, ``per_seed`` (``seed``,
+    ``test_nll``, ``val_nll``, ``kl_exact``, ``best_step``, ``time_to_best``,
+    ``stopped_by``, ``inpainting_nll``, ``history``), and the first seed's
+    ``mutual_information``, ``entanglement``, ``sample_seconds_per_1000``.
     """
-    seed = check_seed(seed)
+    seeds = _check_seeds(seeds)
     train, test, local_dim = _check_data(train, test)
     n_sites = train.shape[1]
     if image_shape is not None:
         image_shape = check_image_shape(image_shape, n_sites)
     budget = parse_budget(budget)
-    named = _build_models(models, n_sites, local_dim, image_shape, max_bond, seed, device)
+    device = torch.device(device) if device is not None else torch.device("cpu")
+    clock = _check_clock(clock, device)
+    if reference is not None:
+        reference = check_reference(reference, n_sites, local_dim)
+    train, val, val_fraction = _validation(train, val_data, val_fraction, n_sites, seeds[0])
+    entries = _entries(models, sizes, n_sites, local_dim, image_shape, max_bond, device)
     if mi_samples is not None:
         mi_samples = check_int(mi_samples, "mi_samples", 2)
         mi_inner = check_int(mi_inner, "mi_inner", 1)
+        mi_max_inner = max(mi_inner, check_int(mi_max_inner, "mi_max_inner", 1))
         mi_cuts = default_cuts(n_sites, image_shape) if mi_cuts is None \
             else _check_cuts(mi_cuts, n_sites)
+    known = _lower_half_known(image_shape) if inpaint and image_shape is not None else None
     timing_samples = check_int(timing_samples, "timing_samples", 1)
     shown_samples = check_int(shown_samples, "shown_samples", 1)
-    records, shown = {}, {}
-    for name, model in named.items():
-        records[name], shown[name] = _evaluate(
-            model, train, test, budget=budget, seed=seed, progress=progress,
-            mi_samples=mi_samples, mi_inner=mi_inner, mi_cuts=mi_cuts,
-            timing_samples=timing_samples)
-        shown[name] = shown[name][:shown_samples]
+    rows, shown = [], {}
+    for name, family, setting, build in entries:
+        runs = []
+        for seed in seeds:
+            model = build(seed)
+            run = _run(model, train, val, test, budget=budget, seed=seed, clock=clock,
+                       patience=patience, progress=progress, reference=reference,
+                       known=known)
+            if seed == seeds[0]:
+                first = _first_seed_extras(model, seed, mi_samples, mi_inner, mi_max_inner,
+                                           mi_cuts, timing_samples)
+                shown[name] = first.pop("samples")[:shown_samples]
+                params = model.num_parameters
+            runs.append(run)
+        rows.append(_row(name, family, setting, params, runs, first))
     results = {
         "data": {"n_sites": n_sites, "local_dim": local_dim, "train_size": len(train),
-                 "test_size": len(test),
+                 "val_size": len(val), "test_size": len(test),
                  "image_shape": list(image_shape) if image_shape is not None else None},
-        "budget": str(budget), "seed": seed, "models": records,
+        "budget": _budget_record(budget, clock, {row["family"] for row in rows}),
+        "threads": torch.get_num_threads(), "device": str(device), "seeds": list(seeds),
+        "val_fraction": val_fraction, "patience": patience,
+        "floor": {"test_nll": None if reference is None else floor_nll(reference, test)},
+        "baseline": _baseline(train, test, local_dim, reference, known),
+        "rows": rows,
     }
     if out is not None:
         results["files"] = write_report(results, out, samples=shown)
     return results
+
+
+def _baseline(train, test, local_dim, reference, known) -> dict:
+    """The independent-sites model fitted (closed form, the preset's pseudocount) on the
+    training rows, scored like every row: the baseline each score is read against."""
+    model = make_model("independent", train.shape[1], local_dim=local_dim)
+    model.fit(train)
+    return {"model": "independent", "params": model.num_parameters,
+            "test_nll": model.nll(test),
+            "kl_exact": None if reference is None else exact_kl(reference, model),
+            "inpainting_nll": None if known is None else inpainting_nll(model, test, known)}
 
 
 def default_cuts(n_sites: int, image_shape=None) -> list[int]:
@@ -126,105 +169,126 @@ def default_cuts(n_sites: int, image_shape=None) -> list[int]:
     return list(range(step, n_sites, step))
 
 
-def markdown_table(results: dict) -> str:
-    """The main table of :func:`compare`'s results: model, params, train NLL, test NLL,
-    the lowest test NLL seen during training and when, train s, sample s/1000 (NLLs in
-    nats)."""
-    lines = ["| model | params | train NLL | test NLL | best test NLL (at s) | train s | "
-             "sample s/1000 |", "|---|---:|---:|---:|---:|---:|---:|"]
-    for name, r in results["models"].items():
-        lines.append(f"| {name} | {r['parameters']:,} | {r['train_nll']:.3f} | "
-                     f"{r['test_nll']:.3f} | {r['best_test_nll']:.3f} "
-                     f"({r['best_test_seconds']:.1f}) | {r['train_seconds']:.1f} | "
-                     f"{r['sample_seconds_per_1000']:.3g} |")
-    return "\n".join(lines)
+# ------------------------------------------------------------------------ runs
+def _run(model, train, val, test, *, budget, seed, clock, patience, progress, reference,
+         known) -> dict:
+    """Train one model once (keeping its best-validation state) and measure it."""
+    generator = torch.Generator(model.device).manual_seed(seed)
+    options = {} if model.fit_unit is None else {"patience": patience, "clock": clock,
+                                                 "progress": progress,
+                                                 "generator": generator}
+    history = train_model(model, train, budget=budget, test_data=test, val_data=val,
+                          **options)
+    best = min(history, key=lambda record: record["val_nll"])
+    spent = "cpu_seconds" if clock == "cpu" else "seconds"
+    return {
+        "seed": seed, "test_nll": model.nll(test), "val_nll": model.nll(val),
+        "train_nll": model.nll(train),
+        "kl_exact": None if reference is None else exact_kl(reference, model),
+        "best_step": best["step"], "time_to_best": best[spent],
+        "stopped_by": history[-1].get("stopped_by", "budget"),
+        "steps": history[-1]["step"], "train_seconds": history[-1][spent],
+        "inpainting_nll": None if known is None else inpainting_nll(model, test, known),
+        "history": [{key: value for key, value in record.items()
+                     if isinstance(value, (bool, int, float, str))} for record in history],
+    }
 
 
-def mutual_information_table(results: dict) -> str | None:
-    """Markdown table of the MI (nats, +- standard error) per cut and model; None when
-    no model has MI estimates. An unreliable value is shown as ``value (!) unreliable``
-    without an error bar, and a note under the table says why."""
-    rows = {name: r["mutual_information"] for name, r in results["models"].items()
-            if r["mutual_information"] is not None}
-    if not rows:
-        return None
-    cuts = next(iter(rows.values()))["cuts"]
-    lines = ["| model | " + " | ".join(f"k={k}" for k in cuts) + " |",
-             "|---|" + "---:|" * len(cuts)]
-    notes = []
-    for name, mi in rows.items():
-        cells = [f"{v:.3f} +- {e:.3f}" if ok else f"{v:.3f} (!) unreliable"
-                 for v, e, ok in zip(mi["mi"], mi["stderr"], mi["reliable"])]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-        reasons = mi.get("warnings") or [[] for _ in mi["cuts"]]
-        for k, ok, why in zip(mi["cuts"], mi["reliable"], reasons):
-            if not ok:
-                notes.append(f"- {name}, k={k}: " + ("; ".join(why) if why else
-                                                     "see the record's inner_ess"))
-    if notes:
-        lines += ["", f"(!) unreliable (no error bar shown, left out of the figure): the "
-                  f"Monte Carlo marginal of an autoregressive net rested on fewer than "
-                  f"{MIN_INNER_ESS:g} effective inner draws (median; biased upward, raise "
-                  f"mi_inner), or the MI lies more than {MAX_NEGATIVE_SIGMAS:g} standard "
-                  "errors below 0. Per value:", *notes]
-    return "\n".join(lines)
+def _first_seed_extras(model, seed, mi_samples, mi_inner, mi_max_inner, mi_cuts,
+                       timing_samples) -> dict:
+    """Sampling time, samples, entanglement and the MI profile of the first seed's run."""
+    generator = torch.Generator(model.device).manual_seed(seed)
+    _synchronize(model.device)
+    start = time.perf_counter()
+    samples = model.sample(timing_samples, generator=generator)
+    _synchronize(model.device)
+    extras = {"sample_seconds_per_1000": (time.perf_counter() - start) * 1000 / timing_samples,
+              "samples": samples, "entanglement": _entanglement(model),
+              "mutual_information": None}
+    if mi_samples is not None:
+        extras["mutual_information"] = _mutual_information(
+            model, mi_cuts, mi_samples, mi_inner, mi_max_inner, generator)
+    return extras
 
 
-def write_report(results: dict, out, *, samples: dict | None = None) -> dict[str, str]:
-    """Write ``results.json``, ``results.md``, ``nll.png``, ``mutual_information.png``
-    (when estimated), ``entanglement_<model>.png`` per Born machine and, given
-    ``samples`` ``{model: (N, n_sites) tensor}`` and an image shape,
-    ``samples_<model>.png``. Returns ``{name: path}`` of the files written."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    models = results["models"]
-    files = {"json": out / "results.json", "markdown": out / "results.md"}
-    files["nll"] = panel_plot(
-        {kind: {name: ([h["seconds"] for h in r["history"]],
-                       [h[key] for h in r["history"]], None, "curve")
-                for name, r in models.items()}
-         for kind, key in (("test NLL (nats)", "test_nll"), ("train NLL (nats)", "train_nll"))},
-        out / "nll.png", xlabel="training seconds", title="NLL during training")
-    with_mi = {name: _reliable_points(r["mutual_information"]) for name, r in models.items()
-               if r["mutual_information"] is not None}
-    with_mi = {name: points for name, points in with_mi.items() if points[0]}
-    if with_mi:
-        files["mutual_information"] = panel_plot(
-            {"mutual information (nats)": {name: (*points, "curve")
-                                           for name, points in with_mi.items()}},
-            out / "mutual_information.png", xlabel="cut k (sites < k | sites >= k)",
-            title="Mutual information across chain cuts")
-    for name, r in models.items():
-        if r["entanglement"] is not None:
-            bonds = [Bond(i, tuple(sites)) for i, sites in enumerate(r["entanglement"]["bonds"])]
-            files[f"entanglement_{name}"] = entanglement_figure(
-                r["entanglement"]["entropy"], bonds, out / f"entanglement_{name}.png",
-                title=f"{name}: entanglement")
-    shape = results["data"]["image_shape"]
-    if samples is not None and shape is not None:
-        for name, drawn in samples.items():
-            files[f"samples_{name}"] = image_grid(drawn.cpu(), tuple(shape),
-                                                  out / f"samples_{name}.png",
-                                                  title=f"{name} samples")
-    files = {key: str(path) for key, path in files.items()}
-    lines = [f"# Comparison of {len(models)} models",
-                "",
-                f"{results['data']['train_size']} training and {results['data']['test_size']} "
-                f"test configurations of {results['data']['n_sites']} sites; budget "
-                f"{results['budget']} per model; seed {results['seed']}. NLLs in nats; "
-                "seconds of training (evaluation excluded) and of drawing 1,000 samples.",
-                "",
-                markdown_table(results)]
-    mi_table = mutual_information_table(results)
-    if mi_table is not None:
-        lines += ["", "Mutual information (nats) across chain cuts k (sites < k | sites >= k):",
-                  "", mi_table]
-    Path(files["markdown"]).write_text("\n".join(lines) + "\n")
-    Path(files["json"]).write_text(json.dumps({**results, "files": files}, indent=1))
-    return files
+def _mutual_information(model, cuts, num, inner, max_inner, generator) -> dict:
+    """The MI profile, with more inner draws while a cut's Monte Carlo marginal is too
+    thin (up to ``max_inner``)."""
+    while True:
+        with warnings.catch_warnings():  # recorded as "reliable" instead
+            warnings.simplefilter("ignore", RuntimeWarning)
+            profile = mutual_information_profile(model, cuts=cuts, num=num, inner=inner,
+                                                 generator=generator)
+        thin = any(e is not None and e < MIN_INNER_ESS for e in profile["inner_ess"])
+        if not thin or inner >= max_inner:
+            break
+        inner = min(4 * inner, max_inner)
+    return {"cuts": [int(k) for k in profile["cuts"]],
+            "mi": [float(v) for v in profile["mi"]],
+            "stderr": [float(v) for v in profile["stderr"]],
+            "inner_ess": profile["inner_ess"], "inner": inner,
+            "reliable": list(profile["reliable"]), "warnings": profile["warnings"]}
 
 
-# ---------------------------------------------------------------------- helpers
+def _row(name, family, setting, params, runs, first) -> dict:
+    """One table row: the seeds' results aggregated (mean, sample std, n)."""
+    row = {"model": name, "family": family, "setting": setting, "params": params,
+           "n": len(runs)}
+    for key in ("test_nll", "val_nll", "kl_exact", "time_to_best", "inpainting_nll"):
+        values = [run[key] for run in runs]
+        row[f"{key}_mean"], row[f"{key}_std"] = _mean_std(values)
+    row["stopped_by"] = sorted({run["stopped_by"] for run in runs})
+    row["per_seed"] = runs
+    row.update({key: first[key] for key in ("mutual_information", "entanglement",
+                                            "sample_seconds_per_1000")})
+    return row
+
+
+def _mean_std(values):
+    """(mean, sample standard deviation) of numbers; (None, None) when any is None;
+    the std of one value is 0.0."""
+    if any(v is None for v in values):
+        return None, None
+    mean = sum(values) / len(values)
+    if len(values) == 1:
+        return mean, 0.0
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+
+
+def _budget_record(budget, clock, families) -> dict:
+    """The budget as data: its text, steps, seconds, clock and what a pass is per family."""
+    per_family = {}
+    for family in sorted(families):
+        passes = PASS_NAMES.get(family, "passes")
+        if passes == "closed-form fit":
+            per_family[family] = passes
+        elif budget.steps is not None:
+            per_family[family] = f"{budget.steps} {passes}" + (
+                f" or {budget.seconds:g} s ({clock})" if budget.seconds is not None else "")
+        else:
+            per_family[family] = f"{budget.seconds:g} s ({clock} time)"
+    return {"text": str(budget), "steps": budget.steps, "seconds": budget.seconds,
+            "clock": clock, "per_family": per_family}
+
+
+# ----------------------------------------------------------------- the inputs
+def _check_seeds(seeds) -> tuple[int, ...]:
+    if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__"):
+        raise TypeError(f"seeds must be a sequence of ints, got {seeds!r}")
+    seeds = tuple(check_seed(s) for s in seeds)
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct and at least one, got {list(seeds)}")
+    return seeds
+
+
+def _check_clock(clock, device: torch.device) -> str:
+    if clock is None:
+        return "wall" if device.type == "cuda" else "cpu"
+    if clock not in ("cpu", "wall"):
+        raise ValueError(f"clock must be 'cpu' or 'wall', got {clock!r}")
+    return clock
+
+
 def _check_data(train, test) -> tuple[torch.Tensor, torch.Tensor, int]:
     """Both as LongTensors ``(N, n_sites)`` with the same number of sites, and the size
     of their alphabet (the largest value + 1, at least 2)."""
@@ -245,38 +309,125 @@ def _check_data(train, test) -> tuple[torch.Tensor, torch.Tensor, int]:
     return checked["train"], checked["test"], local_dim
 
 
-def _build_models(models, n_sites, local_dim, image_shape, max_bond, seed, device):
-    """``{name: model}`` from preset names and ready models (names made unique)."""
+def _validation(train, val_data, val_fraction, n_sites, seed):
+    """(training rows, validation rows, the fraction held out or None)."""
+    if val_data is not None:
+        val = validate_configurations(val_data, n_sites, 2 ** 31, name="val_data")
+        return train, val.reshape(-1, n_sites), None
+    if isinstance(val_fraction, bool) or not isinstance(val_fraction, (int, float)) \
+            or not 0 < val_fraction < 1:
+        raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction!r}")
+    held = max(1, round(val_fraction * len(train)))
+    if held >= len(train):
+        raise ValueError(f"{len(train)} training rows are too few to hold out "
+                         f"{val_fraction:g} of them for validation")
+    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))
+    return train[order[held:]], train[order[:held]], float(val_fraction)
+
+
+def _entries(models, sizes, n_sites, local_dim, image_shape, max_bond, device):
+    """``[(name, family, setting, build(seed))]``: one per preset setting, instance or
+    factory, names made unique."""
     if isinstance(models, (str, GenerativeModel)) or not hasattr(models, "__iter__"):
-        raise TypeError("models must be a list of names and/or GenerativeModel instances")
+        raise TypeError("models must be a list of names, GenerativeModel instances or "
+                        "(name, factory) pairs")
     models = list(models)
     if not models:
         raise ValueError("models is empty: give at least one name or model")
-    named = {}
+    sizes = _check_sizes(sizes, models)
+    if max_bond is not None and not any(name in BOND_MODELS for name in models
+                                        if isinstance(name, str)):
+        raise ValueError(f"max_bond applies to the Born machines ({', '.join(BOND_MODELS)}"
+                         "), and none is among the models")
+    entries = []
     for entry in models:
         if isinstance(entry, str):
-            model = make_model(check_model_name(entry), n_sites, local_dim=local_dim,
-                               image_shape=image_shape, max_bond=max_bond, seed=seed,
-                               device=device)
-            base = entry
+            entries += _preset_entries(entry, sizes.get(entry), n_sites, local_dim,
+                                       image_shape, max_bond, device)
         elif isinstance(entry, GenerativeModel):
-            if not entry.support.is_discrete:
-                raise ValueError(f"a {type(entry).__name__} on {entry.support} does not fit "
-                                 "discrete data")
-            if entry.n_sites != n_sites or entry.local_dim < local_dim:
-                raise ValueError(f"a {type(entry).__name__} over {entry.n_sites} sites with "
-                                 f"{entry.local_dim} values does not fit data of {n_sites} "
-                                 f"sites with {local_dim} values")
-            model, base = entry, type(entry).__name__
+            _check_fits(entry, n_sites, local_dim)
+            entries.append((type(entry).__name__, type(entry).__name__, {},
+                            lambda seed, model=entry: copy.deepcopy(model)))
+        elif isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], str) \
+                and callable(entry[1]):
+            entries.append((entry[0], entry[0], {}, _checked_factory(entry[1], n_sites,
+                                                                     local_dim)))
         else:
-            raise TypeError(f"models must hold names or GenerativeModel instances, "
-                            f"got {type(entry).__name__}")
-        name, copy = base, 1
-        while name in named:
-            copy += 1
-            name = f"{base}-{copy}"
-        named[name] = model
+            raise TypeError(f"models must hold names, GenerativeModel instances or "
+                            f"(name, factory) pairs, got {entry!r}")
+    named, seen = [], set()
+    for name, family, setting, build in entries:
+        unique, copy_number = name, 1
+        while unique in seen:
+            copy_number += 1
+            unique = f"{name}-{copy_number}"
+        seen.add(unique)
+        named.append((unique, family, setting, build))
     return named
+
+
+def _preset_entries(name, values, n_sites, local_dim, image_shape, max_bond, device):
+    if name not in MODEL_NAMES:
+        raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODEL_NAMES)}")
+    if values is None:
+        setting = {"max_bond": max_bond} if max_bond is not None and name in BOND_MODELS \
+            else {}
+        return [(name, name, setting, _preset_builder(name, setting, n_sites, local_dim,
+                                                      image_shape, device))]
+    knob = SIZE_KNOBS[name]
+    return [(f"{name} {knob}={value}", name, {knob: value},
+             _preset_builder(name, {knob: value}, n_sites, local_dim, image_shape, device))
+            for value in values]
+
+
+def _preset_builder(name, setting, n_sites, local_dim, image_shape, device):
+    bond = setting.get("max_bond")
+    others = {key: value for key, value in setting.items() if key != "max_bond"}
+
+    def build(seed):
+        return make_model(name, n_sites, local_dim=local_dim, image_shape=image_shape,
+                          max_bond=bond, seed=seed, device=device, sizes=others)
+    build(0)  # fail on bad sizes before any training
+    return build
+
+
+def _check_sizes(sizes, models) -> dict:
+    if sizes is None:
+        return {}
+    if not isinstance(sizes, dict):
+        raise TypeError(f"sizes must be a dict {{preset name: [values]}}, got {sizes!r}")
+    for name, values in sizes.items():
+        if name not in SIZE_KNOBS:
+            raise ValueError(f"sizes sweeps {', '.join(SIZE_KNOBS)} (their "
+                             f"{', '.join(sorted(set(SIZE_KNOBS.values())))}), not {name!r}")
+        if name not in models:
+            raise ValueError(f"sizes names {name!r}, which is not among the models")
+        if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__") or \
+                not list(values):
+            raise ValueError(f"sizes[{name!r}] must be a non-empty list of integers")
+        sizes[name] = [check_int(v, f"sizes[{name!r}]", 1) for v in values]
+    return sizes
+
+
+def _check_fits(model, n_sites, local_dim) -> None:
+    if not model.support.is_discrete:
+        raise ValueError(f"a {type(model).__name__} on {model.support} does not fit "
+                         "discrete data")
+    if model.n_sites != n_sites or model.local_dim < local_dim:
+        raise ValueError(f"a {type(model).__name__} over {model.n_sites} sites with "
+                         f"{model.local_dim} values does not fit data of {n_sites} sites "
+                         f"with {local_dim} values")
+
+
+def _checked_factory(factory, n_sites, local_dim):
+    def build(seed):
+        model = factory(seed)
+        if not isinstance(model, GenerativeModel):
+            raise TypeError(f"a model factory must return a GenerativeModel, got "
+                            f"{type(model).__name__}")
+        _check_fits(model, n_sites, local_dim)
+        return model
+    return build
 
 
 def _check_cuts(cuts, n_sites: int) -> list[int]:
@@ -287,52 +438,13 @@ def _check_cuts(cuts, n_sites: int) -> list[int]:
     return cuts
 
 
-def _evaluate(model, train, test, *, budget, seed, progress, mi_samples, mi_inner, mi_cuts,
-              timing_samples) -> tuple[dict, torch.Tensor]:
-    """Train ``model`` and measure it; returns its record and the timing samples."""
-    generator = torch.Generator(model.device).manual_seed(seed)
-    history = train_model(model, train, budget=budget, test_data=test, progress=progress,
-                          generator=generator)
-    _synchronize(model.device)
-    start = time.perf_counter()
-    samples = model.sample(timing_samples, generator=generator)
-    _synchronize(model.device)
-    sample_seconds = time.perf_counter() - start
-    best = min(history, key=lambda h: h["test_nll"])
-    record = {
-        "class": type(model).__name__,
-        "parameters": model.num_parameters,
-        "train_nll": model.nll(train),
-        "test_nll": model.nll(test),
-        "train_seconds": history[-1]["seconds"],
-        "best_test_nll": best["test_nll"],
-        "best_test_seconds": best["seconds"],
-        "steps": history[-1]["step"],
-        "sample_seconds_per_1000": sample_seconds * 1000 / timing_samples,
-        "history": [{key: value for key, value in h.items()
-                     if isinstance(value, (bool, int, float))} for h in history],
-        "entanglement": _entanglement(model),
-        "mutual_information": None,
-    }
-    if mi_samples is not None:
-        with warnings.catch_warnings():  # recorded as "reliable" instead
-            warnings.simplefilter("ignore", RuntimeWarning)
-            profile = mutual_information_profile(model, cuts=mi_cuts, num=mi_samples,
-                                                 inner=mi_inner, generator=generator)
-        record["mutual_information"] = {
-            "cuts": [int(k) for k in profile["cuts"]],
-            "mi": [float(v) for v in profile["mi"]],
-            "stderr": [float(v) for v in profile["stderr"]],
-            "inner_ess": profile["inner_ess"],
-            "reliable": list(profile["reliable"]), "warnings": profile["warnings"]}
-    return record, samples
-
-
-def _reliable_points(mi: dict) -> tuple[list, list, list]:
-    """(cuts, values, errors) of the MI estimates marked reliable."""
-    keep = [i for i, ok in enumerate(mi["reliable"]) if ok]
-    return ([mi["cuts"][i] for i in keep], [mi["mi"][i] for i in keep],
-            [mi["stderr"][i] for i in keep])
+def _lower_half_known(image_shape) -> torch.Tensor:
+    """The upper rows known, the lower half hidden (a prefix of the raster order, so
+    every model's conditional is exact)."""
+    height, width = image_shape
+    known = torch.zeros(height, width, dtype=torch.bool)
+    known[:height - height // 2] = True
+    return known.reshape(-1)
 
 
 def _entanglement(model) -> dict | None:

@@ -108,10 +108,14 @@ def scatter_plot(x, y, path, *, xlabel, ylabel, title=None, logx=False) -> Path:
     return _save(fig, path)
 
 
-def panel_plot(panels, path, *, xlabel, title=None) -> Path:
-    """A row of panels; ``panels = {ylabel: {label: (x, y, yerr or None, style)}}`` where
-    style is "line" (a thin black reference curve), "curve" (a coloured line through
-    markers, with error bars when ``yerr`` is given) or "points" (markers with error bars)."""
+def panel_plot(panels, path, *, xlabel, title=None, logx: bool = False,
+               logy=()) -> Path:
+    """A row of panels; ``panels = {ylabel: {label: (x, y, yerr, style)}}`` where style
+    is "line" (a thin black reference curve), "curve" (a coloured line through markers,
+    with error bars when ``yerr`` is given), "points" (markers with error bars) or
+    "band" (a line with a shaded band; ``yerr`` is then ``(low, high)`` or None).
+    ``logx``: a logarithmic x axis; ``logy``: the ylabels of the panels drawn with a
+    logarithmic y axis."""
     fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.3))
     for ax, (ylabel, curves) in zip(np.atleast_1d(axes), panels.items()):
         for label, (x, y, yerr, style) in curves.items():
@@ -120,8 +124,17 @@ def panel_plot(panels, path, *, xlabel, title=None) -> Path:
             elif style == "curve":
                 ax.errorbar(x, y, yerr=yerr, marker="o", markersize=3, capsize=2,
                             linewidth=1, label=label)
+            elif style == "band":
+                (line,) = ax.plot(x, y, linewidth=1, label=label)
+                if yerr is not None:
+                    ax.fill_between(x, yerr[0], yerr[1], color=line.get_color(), alpha=0.25,
+                                    linewidth=0)
             else:
                 ax.errorbar(x, y, yerr=yerr, fmt="o", markersize=4, capsize=2, label=label)
+        if logx:
+            ax.set_xscale("log")
+        if ylabel in logy:
+            ax.set_yscale("log")
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.legend(fontsize=7)

@@ -5,6 +5,7 @@ IDX) as a :class:`DataSet`.
 
 from __future__ import annotations
 
+import math
 import numbers
 from pathlib import Path
 from typing import NamedTuple
@@ -13,10 +14,13 @@ import torch
 
 from .arnn import MADE, PixelCNN
 from .base import GenerativeModel
-from .catalog import (BOND_MODELS, DATA_NAMES, DEFAULT_IMAGES, IMAGE_SHAPES, MODEL_DEFAULTS,
-                      MODEL_NAMES, SMALL_SITES, check_data_name, check_model_name)
-from .checks import check_int
-from .datasets import bars_and_stripes, digits, mnist
+from .catalog import (BOND_MODELS, DATA_NAMES, DEFAULT_IMAGES, IMAGE_SHAPES, ISING_DATA_BETA,
+                      MODEL_DEFAULTS, MODEL_NAMES, SMALL_SITES, check_data_name,
+                      check_model_name)
+from .checks import check_beta, check_int
+from .datasets import bars_and_stripes, digits, ising_samples, mnist
+from .enumeration import configuration_codes
+from .physics import Ising2D, boltzmann_log_table
 from .independent import Independent
 from .mps import MPSBornMachine
 from .supports import Discrete
@@ -27,18 +31,25 @@ __all__ = ["DATA_NAMES", "DataSet", "MODEL_NAMES", "check_image_shape", "load_da
 
 
 class DataSet(NamedTuple):
-    """Training and test configurations of a named data set and its image shape."""
+    """Training and test configurations of a data set and its image shape; ``val``:
+    validation configurations when the data set has its own (None: split them off the
+    training data); ``reference``: ln p of every configuration (lexicographic) when the
+    distribution the data come from is known exactly (None otherwise)."""
 
     name: str
     train: torch.Tensor
     test: torch.Tensor
-    image_shape: tuple[int, int]
+    image_shape: tuple[int, int] | None
+    val: torch.Tensor | None = None
+    reference: torch.Tensor | None = None
 
 
 def make_model(name: str, n_sites: int, *, local_dim: int = 2, image_shape=None,
-               max_bond: int | None = None, seed: int = 0, device=None) -> GenerativeModel:
+               max_bond: int | None = None, seed: int = 0, device=None,
+               sizes: dict | None = None) -> GenerativeModel:
     """A fresh model of kind ``name`` for ``n_sites`` sites with the preset sizes of
-    :data:`tnborn.catalog.MODEL_DEFAULTS`, on ``device``.
+    :data:`tnborn.catalog.MODEL_DEFAULTS`, on ``device``; ``sizes`` overrides some of
+    them (constructor keywords of that family, e.g. ``{"hidden": 128}``).
 
     ``image_shape`` ``(H, W)`` (with ``H * W == n_sites``) gives the TTN a 2D layout
     (a balanced binary tree over the site order otherwise) and is required by the
@@ -50,6 +61,12 @@ def make_model(name: str, n_sites: int, *, local_dim: int = 2, image_shape=None,
     if image_shape is not None:
         image_shape = check_image_shape(image_shape, n_sites)
     options = dict(MODEL_DEFAULTS[name][0 if n_sites <= SMALL_SITES else 1])
+    for key, value in (sizes or {}).items():
+        if key not in options or key == "max_bond":
+            raise ValueError(f"{name} has no preset size {key!r} to override (its sizes: "
+                             f"{', '.join(k for k in options if k != 'max_bond')}; "
+                             "max_bond is its own argument)")
+        options[key] = check_int(value, key, 1)
     if max_bond is not None:
         if name not in BOND_MODELS:
             raise ValueError(f"max_bond applies to the Born machines "
@@ -85,16 +102,22 @@ def check_image_shape(shape, n_sites: int) -> tuple[int, int]:
 
 
 def load_data(name: str, *, images: int | None = None, test_images: int | None = None,
-              seed: int = 0) -> DataSet:
+              seed: int = 0, beta: float | None = None) -> DataSet:
     """Binary training and test configurations of the data set ``name``.
 
     ``images`` / ``test_images``: how many to keep (a seeded random subset for MNIST, the
     first ones of the seeded split for digits; for bars-and-stripes, whose train and test
-    sets are both the 30 patterns, the first ones of a seeded permutation); None: the
-    defaults of :data:`DEFAULT_IMAGES`. ValueError on an unknown name or a count larger
-    than the split.
+    sets are both the 30 patterns, the first ones of a seeded permutation; for the
+    Ising data the number of Wolff samples); None: the defaults of
+    :data:`DEFAULT_IMAGES`. ``beta``: the inverse temperature of the ``"ising"`` data
+    (default :data:`tnborn.catalog.ISING_DATA_BETA`; an error for the others).
+    ValueError on an unknown name or a count larger than the split.
     """
     check_data_name(name)
+    if beta is not None and name != "ising":
+        raise ValueError(f"beta is the temperature of the ising data, not of {name}")
+    if name == "ising":
+        return _ising_data(images, test_images, seed, beta)
     default_train, default_test = DEFAULT_IMAGES[name]
     images = default_train if images is None else check_int(images, "images", 1)
     test_images = default_test if test_images is None else check_int(test_images,
@@ -113,7 +136,26 @@ def load_data(name: str, *, images: int | None = None, test_images: int | None =
             patterns = patterns[order]
         train = _first(patterns, images, "images")
         test = _first(patterns, test_images, "test_images")
+        reference = torch.full((2 ** 16,), -math.inf, dtype=torch.float64)
+        reference[configuration_codes(bars_and_stripes(4, 4), 2)] = -math.log(30)
+        return DataSet(name, train, test, IMAGE_SHAPES[name], val=test, reference=reference)
     return DataSet(name, train, test, IMAGE_SHAPES[name])
+
+
+def _ising_data(images, test_images, seed: int, beta) -> DataSet:
+    """Wolff samples of the periodic 4x4 Ising model (train and test from independent
+    chains) and its exact Boltzmann table."""
+    default_train, default_test = DEFAULT_IMAGES["ising"]
+    images = default_train if images is None else check_int(images, "images", 1)
+    test_images = default_test if test_images is None else check_int(test_images,
+                                                                      "test_images", 1)
+    beta = ISING_DATA_BETA if beta is None else check_beta(beta)
+    side = IMAGE_SHAPES["ising"][0]
+    train = ising_samples(side, beta, images, seed=seed)
+    test = ising_samples(side, beta, test_images, seed=seed + 1_000_003)
+    reference = boltzmann_log_table(Ising2D(side), beta)
+    return DataSet(f"ising-beta{beta:g}", train, test, IMAGE_SHAPES["ising"],
+                   reference=reference)
 
 
 def _first(data: torch.Tensor, count: int | None, name: str) -> torch.Tensor:

@@ -24,6 +24,7 @@ from .figures import entanglement_figure, image_shape, inpainting_rows, known_ma
 from .physics import Ising2D, free_energy, ising2d_log_z, train_variational
 from .physics.variational import steps_to_reach_beta
 from .plotting import image_grid
+from .scores import inpainting_nll
 from .presets import check_image_shape, load_data, load_user_data, make_model
 from .training import train_model
 
@@ -137,8 +138,11 @@ def inpaint_run(model_path, data: str, png, *, rows: int = 8, hide: str = "lower
     (one row each) to ``png``. Autoregressive networks can restore only a part that comes
     last in their site order (the lower half in raster order): ValueError otherwise.
 
-    Returns ``class``, ``data``, ``hide``, ``rows``, ``png`` and ``agreement``: the fraction
-    of hidden pixels that the restorations got equal to the originals.
+    Returns ``class``, ``data``, ``hide``, ``rows``, ``png``, ``hidden_nll`` (the mean of
+    -ln p(hidden half | known half) over the whole test set, nats per image:
+    :func:`tnborn.scores.inpainting_nll`) and ``baseline_hidden_nll`` (the same score of
+    the independent-sites model fitted on the training set, the baseline to beat), both
+    over ``test_size`` images.
     """
     rows = check_int(rows, "rows", 1)
     restorations = check_int(restorations, "restorations", 1)
@@ -155,12 +159,14 @@ def inpaint_run(model_path, data: str, png, *, rows: int = 8, hide: str = "lower
     figure_rows, labels = inpainting_rows(
         model, images, known, restorations=restorations, hidden=f"{hide} half hidden",
         generator=torch.Generator(model.device).manual_seed(seed))
-    restored = figure_rows[2 * rows:].reshape(restorations, rows, n_sites)
-    agreement = float((restored == images.double())[:, :, ~known].double().mean())
+    baseline = make_model("independent", n_sites, local_dim=model.local_dim)
+    baseline.fit(dataset.train)
     path = image_grid(figure_rows, dataset.image_shape, png, ncols=rows, row_labels=labels,
                       title=f"{type(model).__name__}: inpainting the {hide} half")
     return {"class": type(model).__name__, "data": data, "hide": hide, "rows": rows,
-            "png": str(path), "agreement": agreement}
+            "png": str(path), "hidden_nll": inpainting_nll(model, dataset.test, known),
+            "baseline_hidden_nll": inpainting_nll(baseline, dataset.test, known),
+            "test_size": len(dataset.test)}
 
 
 def ising_run(model: str = ISING_DEFAULTS["model"], *, L: int = ISING_DEFAULTS["L"],

@@ -6,8 +6,9 @@ Free energies are totals (F = -ln Z / beta) unless a name says ``_per_site``.
 
 from tnborn.physics.hamiltonians import (CurieWeiss, Ising2D, PairwiseHamiltonian,
                                          SherringtonKirkpatrick)
-from tnborn.physics.exact import (curie_weiss_log_z, curie_weiss_magnetization_distribution,
-                                  exact_log_z, exact_observables, ising2d_log_z)
+from tnborn.physics.exact import (boltzmann_log_table, curie_weiss_log_z,
+                                  curie_weiss_magnetization_distribution, exact_log_z,
+                                  exact_observables, ising2d_log_z)
 from tnborn.physics.variational import train_variational
 from tnborn.physics.estimators import (free_energy, integrated_autocorrelation_time,
                                        neural_mcmc)
@@ -17,6 +18,7 @@ from tnborn.physics.graphs import lattice_pairs, lattice_plaquettes, lattice_tri
 
 __all__ = [
     "CurieWeiss", "Ising2D", "PairwiseHamiltonian", "SherringtonKirkpatrick",
+    "boltzmann_log_table",
     "curie_weiss_log_z", "curie_weiss_magnetization_distribution", "exact_log_z",
     "exact_observables", "ising2d_log_z", "train_variational", "free_energy",
     "integrated_autocorrelation_time", "neural_mcmc", "learn_hamiltonian",

@@ -102,6 +102,22 @@ def exact_log_z(hamiltonian, beta) -> float:
     return _enumerate(hamiltonian, beta, with_observables=False)[1]
 
 
+def boltzmann_log_table(hamiltonian, beta, *, max_sites: int = 22) -> torch.Tensor:
+    """ln p(x) = -beta E(x) - ln Z of every configuration, float64 ``(2^n,)`` in
+    lexicographic order (site 0 most significant, as :func:`tnborn.enumeration.
+    all_configurations`): the exact distribution as a table, e.g. the reference of a
+    comparison study (:func:`tnborn.diagnostics.kl_divergence` takes it). At most
+    ``max_sites`` sites (a 2^22 table is 32 MiB)."""
+    beta = check_beta(beta)
+    n = _check_hamiltonian(hamiltonian)
+    if n > max_sites:
+        raise ValueError(f"a table of all 2^{n} configurations is too large (at most "
+                         f"{max_sites} sites)")
+    log_w = torch.cat([-beta * hamiltonian.energy(x).to(torch.float64).cpu()
+                       for x in _chunks(n)])
+    return log_w - torch.logsumexp(log_w, 0)
+
+
 def exact_observables(hamiltonian, beta) -> dict:
     """Exact thermodynamics by enumeration (n <= 24).
 
