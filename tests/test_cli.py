@@ -204,6 +204,21 @@ def test_compare_user_errors(tmp_path, capsys):
         assert message in err, err
 
 
+def test_xy_prints_the_table_and_writes_the_figures(tmp_path, capsys):
+    code, out, err = run(["xy", "--L", "4", "--temperatures", "0.9,1.3", "--steps", "5",
+                          "--batch-size", "50", "--samples", "5000", "--mc-sweeps", "40",
+                          "--out", tmp_path, "--no-progress", "--threads", "1"], capsys)
+    assert code == 0, err
+    assert out.startswith("| T | E var | E IS | E MC |")
+    assert "| 0.9 | " in out and "| 1.3 | " in out
+    points = json.loads((tmp_path / "results.json").read_text())
+    assert [p["T"] for p in points] == [0.9, 1.3] and points[0]["L"] == 4
+    assert points[0]["energy_mc"] < points[1]["energy_mc"] < 0  # colder, lower energy
+    assert not points[0]["reliable"] and "unreliable importance sampling" in out  # 5 steps
+    for name in ("xy", "fields"):
+        assert_png(tmp_path / f"{name}.png")
+
+
 def test_ising_prints_the_exact_free_energy(capsys):
     """The issue's run at a smaller size: 3 annealed steps end far from beta 0.44, so the
     final beta is printed, the variational F (and any number flagged) carries the
@@ -254,7 +269,8 @@ def test_ising_prints_error_bars_only_for_reliable_numbers(monkeypatch, capsys):
 
 
 # -------------------------------------------------------------------- errors
-@pytest.mark.parametrize("command", ["train", "sample", "inpaint", "compare", "ising", "demo"])
+@pytest.mark.parametrize("command", ["train", "sample", "inpaint", "compare", "ising", "xy",
+                                     "demo"])
 def test_every_command_has_help(command, capsys):
     code, out, _ = run([command, "--help"], capsys)
     assert code == 0 and out.startswith(f"usage: tnborn {command}")
@@ -272,6 +288,8 @@ def test_every_command_has_help(command, capsys):
      "not allowed with"),
     (["compare", "--data", "bas", "--models", "mps,rbm"], "unknown model 'rbm'"),
     (["sample", "model.pt", "--shape", "4by4"], "HxW"),
+    (["xy", "--temperatures", "0.5,0"], "--temperatures"),
+    (["xy", "--model", "made"], "invalid choice: 'made'"),
 ])
 def test_command_line_errors_exit_2_with_one_line(argv, message, capsys):
     code, out, err = run(argv, capsys)

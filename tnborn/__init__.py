@@ -18,7 +18,8 @@ _NAMES = {
     "MPSBornMachine": "tnborn.mps", "TTNBornMachine": "tnborn.ttn",
     "MADE": "tnborn.arnn", "PixelCNN": "tnborn.arnn", "HAN": "tnborn.arnn",
     "CurieWeissARNN": "tnborn.arnn", "SKARNN": "tnborn.arnn", "CWARNN": "tnborn.arnn",
-    "BoltzmannARNN": "tnborn.arnn",
+    "BoltzmannARNN": "tnborn.arnn", "ContinuousMADE": "tnborn.arnn",
+    "ContinuousPixelCNN": "tnborn.arnn",
     "Independent": "tnborn.independent",
 }
 _SUBPACKAGES = ("datasets", "diagnostics", "physics", "supports")

@@ -79,3 +79,9 @@ def check_data_name(name) -> str:
     if name not in DATA_NAMES:
         raise ValueError(f"unknown data set {name!r}; choose from {', '.join(DATA_NAMES)}")
     return name
+
+# `tnborn xy`: continuous autoregressive networks on the 2D XY model against Monte Carlo
+XY_MODELS = ("can-made", "can-pixelcnn")
+XY_DEFAULTS = {"L": 8, "temperatures": (0.7, 0.9, 1.1, 1.3), "model": "can-made",
+               "steps": 2000, "batch_size": 500, "lr": 3e-3, "beta_anneal": 0.99,
+               "samples": 50_000, "mc_sweeps": 3000}

@@ -1,4 +1,4 @@
-"""The `tnborn` command: train, sample, inpaint, compare, ising and demo.
+"""The `tnborn` command: train, sample, inpaint, compare, ising, xy and demo.
 
 Every subcommand has ``--help``. Budgets (``--budget``) are sweeps/epochs as a bare
 integer (``10``) or training time with a unit (``60s``, ``2m``, ``1.5h``); see
@@ -22,7 +22,8 @@ from . import __version__
 from .budget import parse_budget, parse_interval
 from .catalog import (BOND_MODELS, DATA_NAMES, DEFAULT_IMAGES, DEFAULT_STEPS, HIDE_CHOICES,
                       ISING_DATA_BETA, ISING_DEFAULTS, ISING_LR, ISING_MODELS, MODEL_DEFAULTS,
-                      MODEL_NAMES, SIZE_KNOBS, SMALL_SITES, check_model_name)
+                      MODEL_NAMES, SIZE_KNOBS, SMALL_SITES, XY_DEFAULTS, XY_MODELS,
+                      check_model_name)
 
 USER_ERRORS = (ValueError, TypeError, OSError, ImportError, FloatingPointError)
 
@@ -117,6 +118,11 @@ def _size_sweep(text: str) -> tuple[str, list[int]]:
         raise argparse.ArgumentTypeError(
             f"expected NAME=V1,V2,... with NAME one of {', '.join(SIZE_KNOBS)}, got {text!r}")
     return name, [_positive_int(v) for v in values.split(",")]
+
+
+def _positive_floats(text: str) -> list[float]:
+    """``T1,T2,...``: finite numbers > 0."""
+    return [_positive_float(part) for part in text.split(",")]
 
 
 def _fraction(text: str) -> float:
@@ -257,6 +263,30 @@ def _ising(args) -> None:
     print(f"F per site, exact:       {r['F_exact']:.6f}   (Kaufman, finite periodic lattice)")
     for warning in r["warnings"]:
         print(f"warning: unreliable estimate: {warning}")
+
+
+def _xy(args) -> None:
+    """`tnborn xy`: prints each temperature as it finishes, then writes the figures."""
+    import json
+
+    from .xy_workflow import XY_TABLE_HEADER, xy_figures, xy_point, xy_table_row
+
+    print(XY_TABLE_HEADER)
+    points = []
+    for T in args.temperatures:
+        r = xy_point(args.L, T, model=args.model, steps=args.steps,
+                     batch_size=args.batch_size, lr=args.lr, samples=args.samples,
+                     mc_sweeps=args.mc_sweeps, seed=args.seed,
+                     progress=not args.no_progress)
+        points.append(r)
+        print(xy_table_row(r), flush=True)
+        for warning in r["warnings"]:
+            print(f"warning (T = {T:g}): unreliable importance sampling: {warning}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(points, indent=1))
+    files = xy_figures(points, out)
+    print(f"wrote results.json, {', '.join(Path(p).name for p in files.values())} to {out}")
 
 
 def _demo(args) -> None:
@@ -446,6 +476,34 @@ def build_parser() -> argparse.ArgumentParser:
                        metavar="N", help="samples of the free-energy estimate (default: "
                                          f"{ISING_DEFAULTS['samples']})")
     ising.set_defaults(handler=_ising)
+
+    xy = commands.add_parser(
+        "xy", parents=[common, training],
+        help="continuous autoregressive networks on the 2D XY model",
+        description="Train a continuous autoregressive network (CAN) variationally on the "
+                    "periodic L x L XY model at each temperature and compare F, E, the "
+                    "vortex density and the helicity modulus per site (variational and "
+                    "importance-sampled) with a Monte Carlo reference; writes "
+                    "results.json, xy.png and fields.png into --out.")
+    xy.add_argument("--L", type=_positive_int, default=XY_DEFAULTS["L"], metavar="L",
+                    help=f"lattice side (default: {XY_DEFAULTS['L']})")
+    xy.add_argument("--temperatures", type=_positive_floats,
+                    default=list(XY_DEFAULTS["temperatures"]), metavar="T1,T2,..",
+                    help="temperatures (default: "
+                         f"{','.join(f'{t:g}' for t in XY_DEFAULTS['temperatures'])})")
+    xy.add_argument("--model", choices=XY_MODELS, default=XY_DEFAULTS["model"],
+                    help=f"network (default: {XY_DEFAULTS['model']})")
+    for option, key, kind, help_text in (
+            ("--steps", "steps", _positive_int, "training steps per temperature"),
+            ("--batch-size", "batch_size", _positive_int, "samples per step"),
+            ("--lr", "lr", _positive_float, "Adam learning rate"),
+            ("--samples", "samples", _positive_int, "samples of the estimates"),
+            ("--mc-sweeps", "mc_sweeps", _positive_int, "measured Monte Carlo sweeps")):
+        xy.add_argument(option, type=kind, default=XY_DEFAULTS[key], metavar="N",
+                        help=f"{help_text} (default: {XY_DEFAULTS[key]:g})")
+    xy.add_argument("--out", default="runs/xy", metavar="DIR",
+                    help="output folder (default: runs/xy)")
+    xy.set_defaults(handler=_xy)
 
     demo = commands.add_parser(
         "demo", parents=[common, training], help="short demonstration runs with figures",

@@ -28,6 +28,7 @@ import torch
 from .backend import resolve_real
 from .base import GenerativeModel
 from .checks import check_count, check_real
+from .circular import von_mises
 from .supports import Circle, Discrete, Interval, Real, check_support, support_from_config
 
 _NEWTON_STEPS = 100
@@ -129,7 +130,9 @@ class Independent(GenerativeModel):
                            dtype=cumulative.dtype)
             return (cumulative[None, :, :-1] < u * cumulative[None, :, -1:]).sum(-1)
         if isinstance(support, Circle):
-            return _von_mises(self.loc, torch.exp(self.log_concentration), num, generator)
+            shape = (num, self.n_sites)
+            return von_mises(self.loc.expand(shape), torch.exp(self.log_concentration)
+                             .expand(shape), generator)
         return self._rsample(num, generator)
 
     def _rsample(self, num: int, generator) -> torch.Tensor:
@@ -265,29 +268,3 @@ def _beta_shapes(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if float(torch.maximum(step_a.abs(), step_b.abs()).max()) <= 1e-13:
             break
     return torch.exp(log_a), torch.exp(log_b)
-
-
-def _von_mises(loc: torch.Tensor, kappa: torch.Tensor, num: int, generator) -> torch.Tensor:
-    """Exact von Mises draws ``(num, n)`` in [0, 2 pi) by the rejection method of Best and
-    Fisher (1979), with rho written so that it is accurate at small kappa."""
-    shape = (num, loc.shape[0])
-    dtype, device = loc.dtype, loc.device
-    kappa = kappa.expand(shape)
-    root = torch.sqrt(1 + 4 * kappa * kappa)
-    tau = 1 + root
-    rho = 2 * kappa * tau / ((root + 1) * (tau + torch.sqrt(2 * tau)))
-    r = (1 + rho * rho) / (2 * rho.clamp_min(1e-300))
-    out = torch.empty(shape, dtype=dtype, device=device)
-    pending = torch.ones(shape, dtype=torch.bool, device=device)
-    while pending.any():
-        u = torch.rand((3,) + shape, generator=generator, dtype=dtype, device=device)
-        z = torch.cos(math.pi * u[0])
-        f = (1 + r * z) / (r + z)
-        c = kappa * (r - f)
-        accept = ((c * (2 - c) - u[1] > 0) | (torch.log(c / u[1]) + 1 - c >= 0)) & pending
-        angle = torch.sign(u[2] - 0.5) * torch.acos(f.clamp(-1.0, 1.0))
-        uniform = 2 * math.pi * u[2] - math.pi  # kappa = 0: exactly uniform
-        angle = torch.where(kappa > _MIN_CONCENTRATION, angle, uniform)
-        out = torch.where(accept, angle, out)
-        pending &= ~accept
-    return torch.remainder(out + loc, 2 * math.pi)

@@ -156,3 +156,33 @@ def heat_map(matrix, path, *, title=None, label=None) -> Path:
     if title:
         ax.set_title(title)
     return _save(fig, path)
+
+
+def angle_fields(thetas, windings, path, *, title=None, labels=None) -> Path:
+    """Angle configurations ``(B, L, L)`` as arrows on the lattice, one panel each, with
+    the plaquette windings ``(B, L, L)`` (plaquette (r, c) between sites (r, c) and
+    (r + 1, c + 1)) marked: +1 (vortex) red circles, -1 (antivortex) blue squares."""
+    thetas, windings = np.asarray(thetas, dtype=float), np.asarray(windings)
+    count, L = thetas.shape[0], thetas.shape[1]
+    fig, axes = plt.subplots(1, count, figsize=(3.2 * count, 3.4))
+    rows, cols = np.meshgrid(np.arange(L), np.arange(L), indexing="ij")
+    for k, ax in enumerate(np.atleast_1d(axes)):
+        ax.quiver(cols, rows, np.cos(thetas[k]), np.sin(thetas[k]), angles="xy",
+                  pivot="middle", scale=1.3, scale_units="xy", width=0.006)
+        for sign, style in ((1, dict(marker="o", color="tab:red")),
+                            (-1, dict(marker="s", color="tab:blue"))):
+            r, c = np.nonzero(windings[k] == sign)
+            ax.scatter(c + 0.5, r + 0.5, s=40, zorder=3, **style,
+                       label="vortex" if sign == 1 else "antivortex")
+        ax.set_xlim(-0.7, L - 0.3)
+        ax.set_ylim(L - 0.3, -0.7)
+        ax.set_aspect("equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if labels is not None:
+            ax.set_title(labels[k], fontsize=9)
+    np.atleast_1d(axes)[0].legend(fontsize=7, loc="lower left")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)

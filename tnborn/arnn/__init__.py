@@ -1,7 +1,9 @@
-"""Autoregressive networks: MADE, PixelCNN, HAN, and the nets derived from the Boltzmann
-distribution of pairwise spin models (the exact form, Curie-Weiss and SK nets)."""
+"""Autoregressive networks: MADE, PixelCNN, HAN, the nets derived from the Boltzmann
+distribution of pairwise spin models (the exact form, Curie-Weiss and SK nets), and the
+continuous autoregressive networks (mixture conditionals on angles or reals)."""
 
 from .base import AutoregressiveModel
+from .continuous import ContinuousMADE, ContinuousPixelCNN
 from .curie_weiss import CurieWeissARNN
 from .cwarnn import CWARNN
 from .han import HAN
@@ -10,5 +12,5 @@ from .pairwise import BoltzmannARNN
 from .pixelcnn import PixelCNN
 from .sk import SKARNN
 
-__all__ = ["AutoregressiveModel", "BoltzmannARNN", "CWARNN", "CurieWeissARNN", "HAN", "MADE",
-           "PixelCNN", "SKARNN"]
+__all__ = ["AutoregressiveModel", "BoltzmannARNN", "CWARNN", "ContinuousMADE",
+           "ContinuousPixelCNN", "CurieWeissARNN", "HAN", "MADE", "PixelCNN", "SKARNN"]

@@ -22,7 +22,7 @@ from ..base import GenerativeModel
 from ..checks import check_count, check_local_dim, check_positive
 from ..fitloop import FitLoop
 from ..gradient_fit import minibatch_pass
-from ..supports import Discrete
+from ..supports import Discrete, check_support
 
 
 def draw_from_logits(logits: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
@@ -37,10 +37,11 @@ def draw_from_logits(logits: torch.Tensor, uniform: torch.Tensor) -> torch.Tenso
 class AutoregressiveModel(GenerativeModel):
     """Base class of the autoregressive networks (MADE, PixelCNN, HAN, exact ARNNs)."""
 
-    def __init__(self, n_sites: int, local_dim: int = 2, order=None):
+    def __init__(self, n_sites: int, local_dim: int = 2, order=None, *, support=None):
         super().__init__()
         self.n_sites = check_count(n_sites, "n_sites")
-        self.support = Discrete(check_local_dim(local_dim))
+        self.support = Discrete(check_local_dim(local_dim)) if support is None \
+            else check_support(support)
         if order is None:
             order = torch.arange(self.n_sites)
         order = torch.as_tensor(order, dtype=torch.long)
@@ -53,7 +54,7 @@ class AutoregressiveModel(GenerativeModel):
     # ------------------------------------------------------------ capabilities
     @property
     def supports_z2(self) -> bool:
-        return self.local_dim == 2
+        return self.support == Discrete(2)
 
     def _marginal_is_exact(self, mask: torch.Tensor) -> bool:
         return self._is_prefix(mask[None])
@@ -110,6 +111,18 @@ class AutoregressiveModel(GenerativeModel):
             return super()._conditional_log_prob(x, given)
         return (self._site_log_conditionals(x) * ~given).sum(1)
 
+    def _encode_values(self, values: torch.Tensor) -> torch.Tensor:
+        """A network's inputs ``(B, width)`` of one site's values ``(B,)``: the spin
+        2x - 1 (binary) or a one-hot code."""
+        if self.local_dim == 2:
+            return (2 * values - 1)[:, None]
+        return torch.nn.functional.one_hot(values, self.local_dim)
+
+    def _draw(self, outputs: torch.Tensor, uniform: torch.Tensor, generator) -> torch.Tensor:
+        """One site's values ``(B,)`` from a network's outputs for it ``(B, d)`` (logits)
+        and uniforms ``(B,)``."""
+        return draw_from_logits(outputs, uniform)
+
     def _draw_site(self, x: torch.Tensor, site: int, uniform: torch.Tensor) -> torch.Tensor:
         """Values of ``site`` drawn from its conditional given the rest of ``x``."""
         return draw_from_logits(self._logits(x)[:, site], uniform)
@@ -131,8 +144,12 @@ class AutoregressiveModel(GenerativeModel):
             return p.dtype
         return torch.float64
 
+    def _blank(self, num: int) -> torch.Tensor:
+        """Zero configurations ``(num, n_sites)`` to sample into."""
+        return torch.zeros(num, self.n_sites, dtype=torch.long, device=self.device)
+
     def _sample(self, num: int, generator) -> torch.Tensor:
-        x = torch.zeros(num, self.n_sites, dtype=torch.long, device=self.device)
+        x = self._blank(num)
         x = self._sample_from(x, torch.zeros(num, dtype=torch.long, device=self.device),
                               generator)
         if self.z2_symmetric:

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 
 from ..backend import resolve_real
 from ..checks import check_int
-from .base import AutoregressiveModel, draw_from_logits
+from .base import AutoregressiveModel
 
 
 class MADE(AutoregressiveModel):
@@ -56,6 +56,13 @@ class MADE(AutoregressiveModel):
                  depth: int = 2, residual: bool = False, dtype=torch.float64,
                  device=None, seed: int | None = None):
         super().__init__(n_sites, local_dim)
+        self.binary_input = self.local_dim == 2
+        self._build(1 if self.binary_input else self.local_dim, self.local_dim, hidden=hidden,
+                    depth=depth, residual=residual, dtype=dtype, device=device, seed=seed)
+
+    def _build(self, in_width: int, out_width: int, *, hidden, depth, residual, dtype,
+               device, seed) -> None:
+        """The masked layers for ``in_width`` inputs and ``out_width`` outputs per site."""
         self.hidden = check_int(hidden, "hidden", 1)
         self.depth = check_int(depth, "depth", 1)
         if not isinstance(residual, bool):
@@ -63,16 +70,15 @@ class MADE(AutoregressiveModel):
         self.residual = residual
         dtype, device = resolve_real(dtype, device)
         generator = self._start_rng(seed)
-        n, d, h = self.n_sites, self.local_dim, self.hidden
-        self.binary_input = d == 2
-        per_site = 1 if self.binary_input else d
+        n, h = self.n_sites, self.hidden
+        self._in_width, self._out_width = in_width, out_width
 
         # degrees: input/output of site i -> i + 1; hidden -> 1..n-1 spread evenly and
         # sorted (for hidden a multiple of n-1, each degree hidden/(n-1) times)
         site_degree = torch.arange(1, n + 1)
-        in_degree = site_degree.repeat_interleave(per_site)
+        in_degree = site_degree.repeat_interleave(in_width)
         hidden_degree = torch.arange(h) * max(n - 1, 1) // h + 1
-        out_degree = site_degree.repeat_interleave(d)
+        out_degree = site_degree.repeat_interleave(out_width)
         masks = [(hidden_degree[:, None] >= in_degree[None, :])]
         masks += [(hidden_degree[:, None] >= hidden_degree[None, :])] * (self.depth - 1)
         masks.append(out_degree[:, None] > hidden_degree[None, :])
@@ -95,7 +101,11 @@ class MADE(AutoregressiveModel):
     # ------------------------------------------------------------------ network
     def _config(self) -> dict:
         return {"n_sites": self.n_sites, "local_dim": self.local_dim,
-                "hidden": self.hidden, "depth": self.depth, "residual": self.residual,
+                **self._trunk_config()}
+
+    def _trunk_config(self) -> dict:
+        """The constructor keywords of the masked layers."""
+        return {"hidden": self.hidden, "depth": self.depth, "residual": self.residual,
                 "dtype": str(self.weights[0].dtype).replace("torch.", ""),
                 "seed": self.seed}
 
@@ -114,14 +124,15 @@ class MADE(AutoregressiveModel):
         return F.one_hot(x, self.local_dim).to(dtype).flatten(1)
 
     def _network(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Logits ``(B, n, local_dim)`` of the encoded (float) inputs ``(B, n_in)``."""
+        """Outputs ``(B, n, out_width)`` (the logits of a discrete model) of the encoded
+        (float) inputs ``(B, n_in)``."""
         weights = self._masked_weights()
         h = torch.tanh(F.linear(inputs, weights[0], self.biases[0]))
         for w, b in zip(weights[1:-1], self.biases[1:-1]):
             step = torch.tanh(F.linear(h, w, b))
             h = h + step if self.residual else step
         out = F.linear(h, weights[-1], self.biases[-1])
-        return out.view(inputs.shape[0], self.n_sites, self.local_dim)
+        return out.view(inputs.shape[0], self.n_sites, self._out_width)
 
     def _logits(self, x: torch.Tensor) -> torch.Tensor:
         return self._network(self._encode(x))
@@ -136,8 +147,8 @@ class MADE(AutoregressiveModel):
         applied to the final units (degree <= i). The whole draw costs about one forward
         pass of arithmetic, spread over n small steps.
         """
-        batch, n, d = x.shape[0], self.n_sites, self.local_dim
-        per_site = 1 if self.binary_input else d
+        batch, n, d = x.shape[0], self.n_sites, self._out_width
+        per_site = self._in_width
         dtype = self.weights[0].dtype
         uniform = torch.rand(batch, n, generator=generator, device=x.device,
                              dtype=torch.float64).to(dtype)
@@ -169,15 +180,12 @@ class MADE(AutoregressiveModel):
                     logits = b_out[i].expand(batch, d)
                 else:
                     logits = F.linear(cache[-1][:, :target], w_out[i, :, :target], b_out[i])
-                drawn = draw_from_logits(logits, uniform[:, i])
+                drawn = self._draw(logits, uniform[:, i], generator)
                 if i < last_start:
                     drawn = torch.where(start <= i, drawn, x[:, i])
                 x[:, i] = drawn
                 if i < n - 1:
-                    if self.binary_input:
-                        inputs[:, i] = 2 * drawn - 1
-                    else:
-                        inputs[:, i * d:(i + 1) * d] = F.one_hot(drawn, d)
+                    inputs[:, i * per_site:(i + 1) * per_site] = self._encode_values(drawn)
         return x
 
 __all__ = ["MADE"]

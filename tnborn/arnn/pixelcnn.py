@@ -36,7 +36,7 @@ import torch.nn.functional as F
 
 from ..backend import resolve_real
 from ..checks import check_int
-from .base import AutoregressiveModel, draw_from_logits
+from .base import AutoregressiveModel
 
 
 def _check_shape(shape) -> tuple[int, int]:
@@ -154,7 +154,17 @@ class PixelCNN(AutoregressiveModel):
                  seed: int | None = None):
         height, width = _check_shape(shape)
         super().__init__(height * width, local_dim)
-        self.shape = (height, width)
+        self.binary_input = self.local_dim == 2
+        self._build((height, width), 1 if self.binary_input else self.local_dim,
+                    self.local_dim, channels=channels, layers=layers, kernel=kernel,
+                    first_kernel=first_kernel, residual=residual, dtype=dtype, device=device,
+                    seed=seed)
+
+    def _build(self, shape, in_channels: int, out_width: int, *, channels, layers, kernel,
+               first_kernel, residual, dtype, device, seed) -> None:
+        """The masked convolutions for ``in_channels`` input channels and ``out_width``
+        outputs per pixel."""
+        self.shape = shape
         self.channels = check_int(channels, "channels", 1)
         self.layers = check_int(layers, "layers", 1)
         self.kernel = _check_kernel(kernel, "kernel")
@@ -165,9 +175,8 @@ class PixelCNN(AutoregressiveModel):
         self.residual = residual
         dtype, device = resolve_real(dtype, device)
         generator = self._start_rng(seed)
-        d, c = self.local_dim, self.channels
-        self.binary_input = d == 2
-        self.in_channels = 1 if self.binary_input else d
+        d, c = out_width, self.channels
+        self.in_channels, self._out_width = in_channels, out_width
 
         self.weights = torch.nn.ParameterList()
         self.biases = torch.nn.ParameterList()
@@ -192,7 +201,11 @@ class PixelCNN(AutoregressiveModel):
     # ------------------------------------------------------------------ network
     def _config(self) -> dict:
         return {"shape": list(self.shape), "local_dim": self.local_dim,
-                "channels": self.channels, "layers": self.layers, "kernel": self.kernel,
+                **self._trunk_config()}
+
+    def _trunk_config(self) -> dict:
+        """The constructor keywords of the convolutions."""
+        return {"channels": self.channels, "layers": self.layers, "kernel": self.kernel,
                 "first_kernel": self.first_kernel, "residual": self.residual,
                 "dtype": str(self.out_weight.dtype).replace("torch.", ""),
                 "seed": self.seed}
@@ -245,7 +258,8 @@ class PixelCNN(AutoregressiveModel):
         return torch.tanh(torch.matmul(weight, patches) + self.biases[0][:, None])
 
     def _network(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Logits ``(B, n_sites, local_dim)`` of encoded float inputs ``(B, C_in, H, W)``.
+        """Outputs ``(B, n_sites, out_width)`` (a discrete model's logits) of encoded
+        float inputs ``(B, C_in, H, W)``.
 
         After the first layer, activations are ``(C, H * Wp, B)`` with every row padded
         to Wp = W + 2 (k // 2) columns (see :class:`_MaskedConv`).
@@ -263,8 +277,8 @@ class PixelCNN(AutoregressiveModel):
                                                 (height, width, half, offsets)))
             h = h + step if self.residual else step
         out = torch.addmm(self.out_bias[:, None], self.out_weight, h.reshape(self.channels, -1))
-        out = out.view(self.local_dim, height, wp, batch)[:, :, half:half + width]
-        return out.permute(3, 1, 2, 0).reshape(batch, self.n_sites, self.local_dim)
+        out = out.view(self._out_width, height, wp, batch)[:, :, half:half + width]
+        return out.permute(3, 1, 2, 0).reshape(batch, self.n_sites, self._out_width)
 
     def _logits(self, x: torch.Tensor) -> torch.Tensor:
         return self._network(self._encode(x))
@@ -278,7 +292,7 @@ class PixelCNN(AutoregressiveModel):
         its activation at q from the unmasked taps around q in the layer below (all at
         pixels before q, or q itself for type B, hence already final).
         """
-        batch, (height, width), d = x.shape[0], self.shape, self.local_dim
+        batch, (height, width) = x.shape[0], self.shape
         dtype = self.out_weight.dtype
         uniform = torch.rand(batch, self.n_sites, generator=generator, device=x.device,
                              dtype=torch.float64).to(dtype)
@@ -315,15 +329,11 @@ class PixelCNN(AutoregressiveModel):
                 if site < first:
                     continue
                 logits = F.linear(caches[-1][:, r, c], self.out_weight, self.out_bias)
-                drawn = draw_from_logits(logits, uniform[:, site])
+                drawn = self._draw(logits, uniform[:, site], generator)
                 if site < last_start:
                     drawn = torch.where(start <= site, drawn, x[:, site])
                 x[:, site] = drawn
-                pr, pc = r + halves[0], c + halves[0]
-                if self.binary_input:
-                    caches[0][:, pr, pc, 0] = 2 * drawn - 1
-                else:
-                    caches[0][:, pr, pc] = F.one_hot(drawn, d)
+                caches[0][:, r + halves[0], c + halves[0]] = self._encode_values(drawn)
         return x
 
 

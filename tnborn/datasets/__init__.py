@@ -1,12 +1,16 @@
-"""Data sets as integer configurations: binary images and Ising-model samples.
+"""Data sets: binary images and Ising-model samples as integer configurations, XY-model
+samples as angles.
 
-Every loader returns a LongTensor of shape ``(n_samples, n_sites)`` with
-images flattened row-major; nothing is downloaded at run time.
+Every loader returns a tensor of shape ``(n_samples, n_sites)`` (LongTensor, or float64
+angles in [0, 2 pi) for :func:`xy_samples`) with images flattened row-major; nothing is
+downloaded at run time.
 """
 
 from tnborn.datasets.bars_and_stripes import bars_and_stripes
 from tnborn.datasets.digits import digits
 from tnborn.datasets.ising import ising_samples
 from tnborn.datasets.mnist import mnist, read_idx
+from tnborn.datasets.xy import xy_samples
 
-__all__ = ["bars_and_stripes", "digits", "ising_samples", "mnist", "read_idx"]
+__all__ = ["bars_and_stripes", "digits", "ising_samples", "mnist", "read_idx",
+           "xy_samples"]

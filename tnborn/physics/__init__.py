@@ -15,6 +15,10 @@ from tnborn.physics.estimators import (free_energy, integrated_autocorrelation_t
 from tnborn.physics.learn import learn_hamiltonian
 from tnborn.physics.pseudolikelihood import fit_couplings
 from tnborn.physics.graphs import lattice_pairs, lattice_plaquettes, lattice_triples
+from tnborn.physics.xy import XY2D, XYChain
+from tnborn.physics.xy_monte_carlo import xy_monte_carlo
+from tnborn.physics.xy_observables import helicity_modulus, vortex_density
+from tnborn.physics.symmetry import reflection, rotation, spin_flip, symmetry_test
 
 __all__ = [
     "CurieWeiss", "Ising2D", "PairwiseHamiltonian", "SherringtonKirkpatrick",
@@ -23,4 +27,6 @@ __all__ = [
     "exact_observables", "ising2d_log_z", "train_variational", "free_energy",
     "integrated_autocorrelation_time", "neural_mcmc", "learn_hamiltonian",
     "fit_couplings", "lattice_pairs", "lattice_plaquettes", "lattice_triples",
+    "XY2D", "XYChain", "xy_monte_carlo", "helicity_modulus", "vortex_density",
+    "symmetry_test", "rotation", "reflection", "spin_flip",
 ]

@@ -60,7 +60,11 @@ def _draw(model, hamiltonian, num, batch_size, generator):
     return torch.cat(xs), torch.cat(log_qs), torch.cat(energies)
 
 
-def _abs_magnetization(x: torch.Tensor) -> torch.Tensor:
+def _abs_magnetization(hamiltonian, x: torch.Tensor) -> torch.Tensor:
+    """|m| per configuration: the Hamiltonian's own ``magnetization`` (the XY models:
+    |mean (cos, sin)|), else |mean of the spins 2x - 1|."""
+    if hasattr(hamiltonian, "magnetization"):
+        return hamiltonian.magnetization(x).to(torch.float64)
     return ((2 * x - 1).to(torch.float64).mean(-1)).abs()
 
 
@@ -113,7 +117,7 @@ def free_energy(model: GenerativeModel, hamiltonian, beta: float, *, num: int = 
     f_is_err = math.sqrt(log_variance) / beta
     f_is_bias = log_variance / (2.0 * beta)
     e_mean, e_err = _weighted_mean_and_error(energy, weights)
-    m_mean, m_err = _weighted_mean_and_error(_abs_magnetization(x), weights)
+    m_mean, m_err = _weighted_mean_and_error(_abs_magnetization(hamiltonian, x), weights)
     # S = beta (E - F_IS): per-sample influences beta p_b (E_b - E) + (p_b - 1/N) of the
     # two correlated estimates (both move with the same weights)
     entropy_err = float(torch.sqrt(((beta * weights * (energy - e_mean)
@@ -216,7 +220,7 @@ def neural_mcmc(model: GenerativeModel, hamiltonian, beta: float, *, steps: int 
                 proposal_log_w.append(-beta * energy_new - log_q_new)
                 accepted += int(accept.sum())
                 energies.append(energy.clone())
-                magnetizations.append(_abs_magnetization(x))
+                magnetizations.append(_abs_magnetization(hamiltonian, x))
     energies = torch.stack(energies)  # (steps, chains)
     magnetizations = torch.stack(magnetizations)
     tau = integrated_autocorrelation_time(energies)

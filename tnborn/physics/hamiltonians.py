@@ -25,6 +25,13 @@ from ..pairwise import check_couplings
 __all__ = ["PairwiseHamiltonian", "Ising2D", "CurieWeiss", "SherringtonKirkpatrick"]
 
 
+def check_lattice(L, J, h, periodic) -> tuple[int, float, float, bool]:
+    """The arguments of a square-lattice model: side L >= 2, real J and h, a bool."""
+    if not isinstance(periodic, bool):
+        raise TypeError(f"periodic must be a bool, got {periodic!r}")
+    return check_int(L, "L", 2), check_real(J, "J"), check_real(h, "h"), periodic
+
+
 # ---------------------------------------------------------------------- base class
 class PairwiseHamiltonian:
     """E(s) = -sum_{i<j} J_ij s_i s_j - sum_i h_i s_i with s = 2x - 1.
@@ -94,6 +101,10 @@ class PairwiseHamiltonian:
         """Energies of 0/1 configurations ``x`` (..., n): float64 tensor of shape (...,)."""
         return self._energy(self.spins(x))
 
+    def magnetization(self, x) -> torch.Tensor:
+        """|m| = |(1/n) sum_i s_i| per configuration, float64 ``(...,)``."""
+        return self.spins(x).mean(-1).abs()
+
     def local_fields(self, x) -> torch.Tensor:
         """Local fields ``sum_j J_ij s_j + h_i`` for configurations (..., n) -> (..., n).
 
@@ -129,12 +140,7 @@ class Ising2D(PairwiseHamiltonian):
     """
 
     def __init__(self, L: int, *, J: float = 1.0, h: float = 0.0, periodic: bool = True):
-        self.L = check_int(L, "L", 2)
-        self.J = check_real(J, "J")
-        self.h = check_real(h, "h")
-        if not isinstance(periodic, bool):
-            raise TypeError(f"periodic must be a bool, got {periodic!r}")
-        self.periodic = periodic
+        self.L, self.J, self.h, self.periodic = check_lattice(L, J, h, periodic)
         self._init(self.L * self.L)
 
     def bonds(self) -> torch.Tensor:
