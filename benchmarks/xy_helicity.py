@@ -4,7 +4,7 @@ Monte Carlo (`xy_monte_carlo`) for several lattice sizes, with the universal jum
 and the CAN points of `xy_reproduction.py` when its JSON is given.
 
     python benchmarks/xy_helicity.py [--sizes 8 16] [--temperatures 0.5 ... 1.5]
-        [--can runs/xy_made.json] [--png docs/figures/xy_helicity.png]
+        [--can runs/xy_made.json ...] [--png docs/figures/xy_helicity.png]
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ def main() -> None:
     parser.add_argument("--temperatures", type=float, nargs="+",
                         default=[0.5, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3, 1.5])
     parser.add_argument("--sweeps", type=int, default=1500)
-    parser.add_argument("--can", default=None, help="xy_reproduction.py JSON to overlay")
+    parser.add_argument("--can", nargs="*", default=[],
+                        help="xy_reproduction.py JSON files whose CAN points to overlay")
     parser.add_argument("--png", default="docs/figures/xy_helicity.png")
     parser.add_argument("--out", default="runs/xy_helicity.json")
     args = parser.parse_args()
@@ -51,14 +52,15 @@ def main() -> None:
     grid = np.linspace(min(temps), max(temps), 50)
     panels["helicity modulus"]["2T / pi (KT jump)"] = (list(grid), list(2 * grid / np.pi),
                                                         None, "line")
-    if args.can:
-        points = json.load(open(args.can))["lattice"]
-        panels["helicity modulus"]["CAN-MADE, L = 8, importance sampled"] = (
-            [p["T"] for p in points], [p["helicity_importance"] for p in points],
-            [p["helicity_importance_err"] for p in points], "points")
-        panels["vortex density"]["CAN-MADE, L = 8, importance sampled"] = (
-            [p["T"] for p in points], [p["vortex_importance"] for p in points],
-            [p["vortex_importance_err"] for p in points], "points")
+    points = sorted((p for path in args.can for p in json.load(open(path))["lattice"]),
+                    key=lambda p: (p["model"], p["T"]))
+    for model in dict.fromkeys(p["model"] for p in points):
+        mine = [p for p in points if p["model"] == model]
+        label = f"{model}, L = {mine[0]['L']}, importance sampled"
+        for panel, key in (("helicity modulus", "helicity"), ("vortex density", "vortex")):
+            panels[panel][label] = ([p["T"] for p in mine],
+                                    [p[f"{key}_importance"] for p in mine],
+                                    [p[f"{key}_importance_err"] for p in mine], "points")
     panel_plot(panels, args.png, xlabel="T", title="2D XY model: stiffness and vortices")
     with open(args.out, "w") as f:
         json.dump({str(L): rows for L, rows in curves.items()}, f, indent=1)

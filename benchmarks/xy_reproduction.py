@@ -6,7 +6,8 @@ For each temperature T of the L x L periodic lattice, `tnborn.xy_workflow.xy_poi
 then from ``--samples`` model samples the variational energy per site and, with
 importance weights w = exp(-E/T) / q, the energy, vortex density and helicity modulus
 per site with their delta-method errors. The ring study
-trains CAN-MADE on the n = 16 XY ring at beta = 1 and compares F with the Bessel sum.
+trains CAN-MADE (``--ring-families``: von Mises and/or Beta mixtures) on the n = 16 XY
+ring at beta = 1 and compares F with the Bessel sum.
 Prints Markdown tables and writes them with the raw numbers to ``--out`` (JSON).
 
     python benchmarks/xy_reproduction.py [--L 8] [--temperatures 0.7 0.9 1.1 1.3]
@@ -27,17 +28,17 @@ from tnborn.physics import XYChain, free_energy, train_variational
 from tnborn.xy_workflow import XY_TABLE_HEADER, xy_point, xy_table_row
 
 
-def ring_point(args) -> dict:
+def ring_point(args, family: str = "vonmises") -> dict:
     ring, beta = XYChain(16), 1.0
     exact = -ring.exact_log_z(beta) / beta
-    model = ContinuousMADE(16, components=4, hidden=64, seed=args.seed)
+    model = ContinuousMADE(16, components=4, family=family, hidden=64, seed=args.seed)
     start = time.perf_counter()
     train_variational(model, ring, beta, steps=args.ring_steps, batch_size=500, lr=1e-2,
                       beta_anneal=0.98, progress=False, log_every=100)
     seconds = time.perf_counter() - start
     result = free_energy(model, ring, beta, num=100_000,
                          generator=torch.Generator().manual_seed(args.seed + 1))
-    return {"exact": exact, "F_variational": result["F_variational"],
+    return {"family": family, "exact": exact, "F_variational": result["F_variational"],
             "F_variational_err": result["F_variational_err"],
             "F_importance": result["F_importance"], "F_importance_err": result["F_importance_err"],
             "relative_error_variational": (result["F_variational"] - exact) / abs(exact),
@@ -58,15 +59,18 @@ def main() -> None:
     parser.add_argument("--mc-sweeps", type=int, default=3000)
     parser.add_argument("--ring", action="store_true", help="also the n = 16 ring")
     parser.add_argument("--ring-steps", type=int, default=2000)
+    parser.add_argument("--ring-families", nargs="+", choices=("vonmises", "beta"),
+                        default=["vonmises"], help="mixture families of the ring study")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default="runs/xy.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    results = {"settings": vars(args), "lattice": [], "ring": None}
-    if args.ring:
-        results["ring"] = ring = ring_point(args)
-        print(f"ring n=16 beta=1: F_var {ring['F_variational']:.6f} exact {ring['exact']:.6f} "
+    results = {"settings": vars(args), "lattice": [], "rings": []}
+    for family in args.ring_families if args.ring else ():
+        ring = ring_point(args, family)
+        results["rings"].append(ring)
+        print(f"ring n=16 beta=1, {family}: F_var {ring['F_variational']:.6f} exact {ring['exact']:.6f} "
               f"rel {ring['relative_error_variational']:.2e}; F_IS {ring['F_importance']:.6f} "
               f"+- {ring['F_importance_err']:.1e} ({ring['sigmas_importance']:+.2f} sigma), "
               f"{ring['train_seconds']:.0f} s", flush=True)
