@@ -19,6 +19,7 @@ from tnborn.physics.xy import XY2D, XYChain
 from tnborn.physics.xy_monte_carlo import xy_monte_carlo
 from tnborn.physics.xy_observables import helicity_modulus, vortex_density
 from tnborn.physics.symmetry import reflection, rotation, spin_flip, symmetry_test
+from tnborn.physics.dual_ising import DualIsing
 
 __all__ = [
     "CurieWeiss", "Ising2D", "PairwiseHamiltonian", "SherringtonKirkpatrick",
@@ -28,5 +29,5 @@ __all__ = [
     "integrated_autocorrelation_time", "neural_mcmc", "learn_hamiltonian",
     "fit_couplings", "lattice_pairs", "lattice_plaquettes", "lattice_triples",
     "XY2D", "XYChain", "xy_monte_carlo", "helicity_modulus", "vortex_density",
-    "symmetry_test", "rotation", "reflection", "spin_flip",
+    "symmetry_test", "rotation", "reflection", "spin_flip", "DualIsing",
 ]
