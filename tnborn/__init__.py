@@ -22,7 +22,7 @@ _NAMES = {
     "ContinuousPixelCNN": "tnborn.arnn",
     "Independent": "tnborn.independent",
 }
-_SUBPACKAGES = ("datasets", "diagnostics", "physics", "supports")
+_SUBPACKAGES = ("datasets", "diagnostics", "flows", "physics", "supports")
 
 __all__ = sorted(_NAMES) + list(_SUBPACKAGES)
 

@@ -39,7 +39,8 @@ FILE_VERSION = 2
 
 _MODEL_CLASSES: dict[str, type["GenerativeModel"]] = {}
 # the packages of the built-in models, imported by `load` so their classes are registered
-_MODEL_PACKAGES = ("tnborn.mps", "tnborn.ttn", "tnborn.arnn", "tnborn.independent")
+_MODEL_PACKAGES = ("tnborn.mps", "tnborn.ttn", "tnborn.arnn", "tnborn.independent",
+                   "tnborn.flows")
 
 
 class GenerativeModel(torch.nn.Module):
