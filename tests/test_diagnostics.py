@@ -289,12 +289,17 @@ def test_mi_errors():
 
 
 # -------------------------------------------------------------------- Renyi MI
-def numpy_renyi_mi(model, sites_a, alpha):
+def numpy_split_table(model, sites_a):
+    """p of every configuration as a matrix (configurations of A, of the rest), numpy."""
     n, d = model.n_sites, model.local_dim
     p = torch.exp(model.log_prob(all_configurations(n, d)).detach()).numpy()
     sites_b = [s for s in range(n) if s not in sites_a]
     table = p.reshape((d,) * n).transpose(list(sites_a) + sites_b)
-    table = table.reshape(d ** len(sites_a), d ** len(sites_b))
+    return table.reshape(d ** len(sites_a), d ** len(sites_b))
+
+
+def numpy_renyi_mi(model, sites_a, alpha):
+    table = numpy_split_table(model, sites_a)
 
     def entropy(q):
         return math.log((q ** alpha).sum()) / (1 - alpha)
@@ -304,11 +309,7 @@ def numpy_renyi_mi(model, sites_a, alpha):
 
 def numpy_renyi_ess(model, sites_a, alpha):
     """min over P(x_A), P(x_B), P(x) of (sum P^alpha)^2 / sum P^(2 alpha - 1)."""
-    n, d = model.n_sites, model.local_dim
-    p = torch.exp(model.log_prob(all_configurations(n, d)).detach()).numpy()
-    sites_b = [s for s in range(n) if s not in sites_a]
-    table = p.reshape((d,) * n).transpose(list(sites_a) + sites_b)
-    table = table.reshape(d ** len(sites_a), d ** len(sites_b))
+    table = numpy_split_table(model, sites_a)
     return min((q ** alpha).sum() ** 2 / (q ** (2 * alpha - 1)).sum()
                for q in (table.sum(1), table.sum(0), table.reshape(-1)))
 

@@ -32,7 +32,7 @@ import torch
 from .backend import seeded_generator
 from .checks import check_count, check_generator, check_seed
 from .enumeration import MAX_CONFIGURATIONS, all_configurations, count_configurations
-from .supports import Discrete, Support
+from .supports import Discrete, Support, support_from_config
 
 FILE_FORMAT = "tnborn-model"
 FILE_VERSION = 2
@@ -319,7 +319,10 @@ class GenerativeModel(torch.nn.Module):
 
     @classmethod
     def from_config(cls, config: dict, state_dict: dict) -> "GenerativeModel":
-        """A model built from :meth:`_config` keywords with ``state_dict`` loaded."""
+        """A model built from :meth:`_config` keywords with ``state_dict`` loaded; a
+        ``support`` keyword saved as its config is turned back into the support."""
+        if isinstance(config.get("support"), dict):
+            config = {**config, "support": support_from_config(config["support"])}
         model = cls(**config)
         model.load_state_dict(state_dict)
         return model

@@ -8,6 +8,17 @@ import numbers
 import torch
 
 
+def as_tensor(value, message: str) -> torch.Tensor:
+    """``value`` itself if it is a tensor, else ``torch.as_tensor(value)``; TypeError
+    with ``message`` when torch cannot read it as one."""
+    if isinstance(value, torch.Tensor):
+        return value
+    try:
+        return torch.as_tensor(value)
+    except Exception:
+        raise TypeError(message) from None
+
+
 def check_int(value, name: str, minimum: int) -> int:
     """An integer >= ``minimum`` (ValueError otherwise)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):

@@ -29,7 +29,7 @@ from .backend import resolve_real
 from .base import GenerativeModel
 from .checks import check_count, check_real
 from .circular import von_mises
-from .supports import Circle, Discrete, Interval, Real, check_support, support_from_config
+from .supports import Circle, Discrete, Interval, Real, check_support
 
 _NEWTON_STEPS = 100
 # smallest von Mises concentration kept (uniform data have kappa = 0, whose log is -inf)
@@ -181,14 +181,6 @@ class Independent(GenerativeModel):
         return {"support": self.support.config(), "n_sites": self.n_sites,
                 "pseudocount": self.pseudocount,
                 "dtype": str(self.dtype).replace("torch.", ""), "seed": self.seed}
-
-    @classmethod
-    def from_config(cls, config: dict, state_dict: dict) -> "Independent":
-        config = dict(config)
-        config["support"] = support_from_config(config["support"])
-        model = cls(**config)
-        model.load_state_dict(state_dict)
-        return model
 
     def _repr_fields(self) -> dict:
         return {"n_sites": self.n_sites, "support": self.support}

@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import torch
 
+from .checks import as_tensor
+
 
 def as_float_tensor(value, name: str) -> torch.Tensor:
     """``value`` as a float64 CPU tensor (a copy); TypeError for non-real input,
     ValueError for non-finite entries."""
-    if not isinstance(value, torch.Tensor):
-        try:
-            value = torch.as_tensor(value)
-        except Exception:
-            raise TypeError(f"{name} must be a tensor or array of real numbers, "
-                            f"got {type(value).__name__}") from None
+    value = as_tensor(value, f"{name} must be a tensor or array of real numbers, got "
+                             f"{type(value).__name__}")
     if value.is_complex():
         raise TypeError(f"{name} must be real, got dtype {value.dtype}")
     if value.dtype == torch.bool:

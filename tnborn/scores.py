@@ -7,6 +7,7 @@ from __future__ import annotations
 import torch
 
 from .base import GenerativeModel, site_mask
+from .checks import as_tensor
 from .diagnostics import kl_divergence
 
 
@@ -41,11 +42,8 @@ def check_reference(reference, n_sites: int, local_dim: int):
             raise ValueError(f"the reference {type(reference).__name__} does not describe "
                              f"data of {n_sites} sites with {local_dim} values")
         return reference
-    try:
-        table = torch.as_tensor(reference).detach()
-    except (TypeError, ValueError, RuntimeError):
-        raise TypeError("reference must be a GenerativeModel or ln p of every "
-                        f"configuration, got {type(reference).__name__}") from None
+    table = as_tensor(reference, "reference must be a GenerativeModel or ln p of every "
+                                 f"configuration, got {type(reference).__name__}").detach()
     if table.is_complex() or table.dtype == torch.bool:
         raise TypeError(f"reference must hold real log-probabilities, got {table.dtype}")
     table = table.to(device="cpu", dtype=torch.float64).reshape(-1)

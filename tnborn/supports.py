@@ -17,6 +17,8 @@ import numbers
 
 import torch
 
+from .checks import as_tensor
+
 TWO_PI = 2.0 * math.pi
 
 
@@ -31,7 +33,7 @@ class Support:
         """``x`` as a tensor of shape ``(..., n_sites)`` on ``device``: a LongTensor for a
         discrete support, a floating tensor of ``dtype`` for a continuous one.
         TypeError/ValueError naming the problem otherwise."""
-        x = _as_tensor(x, name)
+        x = as_tensor(x, f"{name} must be a tensor or array, got {type(x).__name__}")
         if x.ndim == 0:
             raise ValueError(f"{name} must have shape (..., {n_sites}), got a scalar")
         if x.shape[-1] != n_sites:
@@ -199,15 +201,6 @@ def check_support(support) -> Support:
         raise TypeError(f"support must be Discrete(k), Circle(), Real() or "
                         f"Interval(lo, hi), got {support!r}")
     return support
-
-
-def _as_tensor(x, name: str) -> torch.Tensor:
-    if isinstance(x, torch.Tensor):
-        return x
-    try:
-        return torch.as_tensor(x)
-    except Exception:
-        raise TypeError(f"{name} must be a tensor or array, got {type(x).__name__}") from None
 
 
 def _first_bad(x: torch.Tensor, bad: torch.Tensor) -> str:

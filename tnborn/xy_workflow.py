@@ -43,8 +43,10 @@ def xy_point(L: int, T: float, *, model: str = XY_DEFAULTS["model"],
              lr: float = XY_DEFAULTS["lr"], beta_anneal: float = XY_DEFAULTS["beta_anneal"],
              samples: int = XY_DEFAULTS["samples"], mc_sweeps: int = XY_DEFAULTS["mc_sweeps"],
              seed: int = 0, progress: bool = False) -> dict:
-    """One temperature of the study (module docstring); every figure per site. Also
-    returns ``fields`` (the first 3 samples' angles) and ``windings``."""
+    """One temperature of the study (module docstring); every figure per site. The
+    estimates use ``samples`` model samples, drawn in batches of 5,000 (rounded down to
+    a multiple of it, at least one batch). Also returns ``fields`` (the first 3 samples'
+    angles) and ``windings``."""
     L = check_int(L, "L", 2)
     beta = 1.0 / check_positive(T, "T")
     samples = max(SAMPLE_BATCH, check_int(samples, "samples", 1) // SAMPLE_BATCH
@@ -117,29 +119,20 @@ def xy_figures(points: list[dict], folder) -> dict[str, str]:
     def series(key):
         return [p[key] for p in points]
 
-    panels = {
-        "F per site": {"variational": (temps, series("F_variational"), None, "curve"),
-                       "importance sampled": (temps, series("F_importance"),
-                                              series("F_importance_err"), "points")},
-        "E per site": {"variational": (temps, series("energy_variational"), None, "curve"),
-                       "importance sampled": (temps, series("energy_importance"),
-                                              series("energy_importance_err"), "points"),
-                       "Monte Carlo": (temps, series("energy_mc"), series("energy_mc_err"),
-                                       "line")},
-        "vortex density": {"variational": (temps, series("vortex_variational"), None,
-                                           "curve"),
-                           "importance sampled": (temps, series("vortex_importance"),
-                                                  series("vortex_importance_err"), "points"),
-                           "Monte Carlo": (temps, series("vortex_mc"), series("vortex_mc_err"),
-                                           "line")},
-        "helicity modulus": {"variational": (temps, series("helicity_variational"), None,
-                                             "curve"),
-                             "importance sampled": (temps, series("helicity_importance"),
-                                                    series("helicity_importance_err"),
-                                                    "points"),
-                             "Monte Carlo": (temps, series("helicity_mc"),
-                                             series("helicity_mc_err"), "line")},
-    }
+    def curves(prefix):
+        """The network's variational and importance-sampled values of one quantity, and
+        the Monte Carlo one where the points have it."""
+        out = {"variational": (temps, series(f"{prefix}_variational"), None, "curve"),
+               "importance sampled": (temps, series(f"{prefix}_importance"),
+                                      series(f"{prefix}_importance_err"), "points")}
+        if f"{prefix}_mc" in points[0]:
+            out["Monte Carlo"] = (temps, series(f"{prefix}_mc"), series(f"{prefix}_mc_err"),
+                                  "line")
+        return out
+
+    panels = {label: curves(prefix) for label, prefix in (
+        ("F per site", "F"), ("E per site", "energy"), ("vortex density", "vortex"),
+        ("helicity modulus", "helicity"))}
     name = points[0]["model"]
     files = {"xy": panel_plot(panels, folder / "xy.png", xlabel="T",
                               title=f"{name} on the {points[0]['L']}x{points[0]['L']} XY "

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import torch
 
-from ..supports import Circle, support_from_config
+from ..supports import Circle
 from .base import AutoregressiveModel
 from .made import MADE
 from .mixtures import Mixture
@@ -47,14 +47,6 @@ class _MixtureConditionals:
 
     def _blank(self, num: int) -> torch.Tensor:
         return torch.zeros(num, self.n_sites, dtype=self._float_dtype(), device=self.device)
-
-    @classmethod
-    def from_config(cls, config: dict, state_dict: dict):
-        config = dict(config)
-        config["support"] = support_from_config(config.get("support"))
-        model = cls(**config)
-        model.load_state_dict(state_dict)
-        return model
 
 
 class ContinuousMADE(_MixtureConditionals, MADE):

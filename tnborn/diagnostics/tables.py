@@ -11,6 +11,7 @@ import math
 import torch
 
 from ..base import GenerativeModel
+from ..checks import as_tensor
 from ..enumeration import MAX_CONFIGURATIONS, all_configurations, count_configurations
 
 _CHUNK = 2 ** 16
@@ -51,12 +52,8 @@ def as_log_table(p, name: str) -> torch.Tensor:
     """A model or a table of probabilities (any shape, d ** n entries) as a log table."""
     if isinstance(p, GenerativeModel):
         return log_prob_table(p)
-    if not isinstance(p, torch.Tensor):
-        try:
-            p = torch.as_tensor(p)
-        except Exception:
-            raise TypeError(f"{name} must be a GenerativeModel or a table of "
-                            f"probabilities, got {type(p).__name__}") from None
+    p = as_tensor(p, f"{name} must be a GenerativeModel or a table of probabilities, got "
+                     f"{type(p).__name__}")
     if p.is_complex() or not (p.is_floating_point() or p.dtype in (torch.int64, torch.int32)):
         raise TypeError(f"{name} must hold real probabilities, got dtype {p.dtype}")
     p = p.detach().to(device="cpu", dtype=torch.float64).reshape(-1)

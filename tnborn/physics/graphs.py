@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from ..checks import check_bool, check_int
+from ..checks import as_tensor, check_bool, check_int
 
 __all__ = ["lattice_pairs", "lattice_plaquettes", "lattice_triples", "check_terms"]
 
@@ -132,14 +132,8 @@ def check_terms(terms, n_sites: int, order: int, name: str) -> torch.Tensor:
     sequence) of shape ``(T, order)`` with sites in ``0 .. n_sites-1``, distinct sites in
     every term and no term (as a set of sites) given twice. Returns a LongTensor on the
     CPU. TypeError for a non-integer input, ValueError for a bad shape or bad sites."""
-    if isinstance(terms, torch.Tensor):
-        tensor = terms.detach().cpu()
-    else:
-        try:
-            tensor = torch.as_tensor(terms)
-        except (TypeError, ValueError, RuntimeError):
-            raise TypeError(f"{name} must be an integer tensor of shape (count, {order}), "
-                            f"got {type(terms).__name__}") from None
+    tensor = as_tensor(terms, f"{name} must be an integer tensor of shape (count, {order}), "
+                              f"got {type(terms).__name__}").detach().cpu()
     if tensor.numel() == 0 and tuple(tensor.shape) in ((0,), (0, order)):
         return torch.zeros(0, order, dtype=torch.long)
     if tensor.dtype == torch.bool or tensor.is_floating_point() or tensor.is_complex():

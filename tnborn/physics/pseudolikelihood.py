@@ -8,7 +8,7 @@ import warnings
 
 import torch
 
-from ..checks import check_beta, check_count, check_positive, check_real
+from ..checks import as_tensor, check_beta, check_count, check_positive, check_real
 from ..supports import Discrete
 from .terms import CHUNK_ELEMENTS, MAX_LEAST_SQUARES_COLUMNS, Terms, fit_result
 
@@ -108,12 +108,8 @@ def _check_data(data) -> torch.Tensor:
     if callable(getattr(data, "log_prob", None)) and callable(getattr(data, "sample", None)):
         raise TypeError("fit_couplings takes configurations, not a model: use "
                         "learn_hamiltonian(model) or fit_couplings(model.sample(num))")
-    if not isinstance(data, torch.Tensor):
-        try:
-            data = torch.as_tensor(data)
-        except (TypeError, ValueError, RuntimeError):
-            raise TypeError(f"data must be a tensor of 0/1 configurations (N, n), got "
-                            f"{type(data).__name__}") from None
+    data = as_tensor(data, "data must be a tensor of 0/1 configurations (N, n), got "
+                           f"{type(data).__name__}")
     if data.ndim != 2:
         raise ValueError(f"data must have shape (N, n), got {tuple(data.shape)}")
     if data.shape[0] < 2 or data.shape[1] < 1:
@@ -125,12 +121,8 @@ def _check_data(data) -> torch.Tensor:
 def _check_weights(weights, num: int):
     if weights is None:
         return None
-    if not isinstance(weights, torch.Tensor):
-        try:
-            weights = torch.as_tensor(weights)
-        except (TypeError, ValueError, RuntimeError):
-            raise TypeError(f"weights must be a real tensor (N,), got "
-                            f"{type(weights).__name__}") from None
+    weights = as_tensor(weights, f"weights must be a real tensor (N,), got "
+                                 f"{type(weights).__name__}")
     if weights.dtype == torch.bool or weights.is_complex():
         raise TypeError(f"weights must be real, got dtype {weights.dtype}")
     weights = weights.detach().cpu().to(torch.float64)
