@@ -8,7 +8,9 @@ References are independent of the models: enumeration of every configuration
 (discrete), quadrature of the two-site joint density (continuous: tanh-sinh on bounded
 sites, which copes with the endpoint singularities of Beta densities, Gauss-Legendre on
 the line), chi-square and Kolmogorov-Smirnov tests of samples against the exact
-distribution, marginals and conditionals.
+distribution, marginals and conditionals. A continuous model on more than two sites (a
+lattice flow) is checked against importance sampling from a heavy-tailed proposal
+instead: its normalization within the statistical error, its site marginals.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from tnborn import (CWARNN, HAN, MADE, SKARNN, BoltzmannARNN, Circle, Continuous
                     ContinuousPixelCNN, CurieWeissARNN, Discrete, Independent, Interval,
                     MPSBornMachine, PixelCNN, Real, TTNBornMachine)
 from tnborn.diagnostics import mutual_information
-from tnborn.flows import RealNVP
+from tnborn.flows import Compose, NeuralRG, RealNVP
 from tnborn.physics import SherringtonKirkpatrick
 
 from .helpers import all_configurations, chi_square_pvalue, codes
@@ -56,14 +58,38 @@ def _fitted_independent(support, n_sites, seed):
     return model
 
 
-def _fitted_realnvp(seed):
-    """A RealNVP after a few epochs on correlated, skewed two-site data."""
+def _skewed_pairs(seed):
+    """400 draws of a correlated, skewed two-site distribution."""
     g = torch.Generator().manual_seed(300 + seed)
     a = torch.randn(400, generator=g, dtype=torch.float64)
-    data = torch.stack([a, 0.6 * a + 0.3 * a * a + 0.5 * torch.randn(
+    return torch.stack([a, 0.6 * a + 0.3 * a * a + 0.5 * torch.randn(
         400, generator=g, dtype=torch.float64)], 1)
+
+
+def _fitted_realnvp(seed):
+    """A RealNVP after a few epochs on correlated, skewed two-site data."""
     model = RealNVP(2, blocks=4, hidden=8, seed=seed)
-    model.fit(data, epochs=15, lr=1e-2, batch_size=50, progress=False)
+    model.fit(_skewed_pairs(seed), epochs=15, lr=1e-2, batch_size=50, progress=False)
+    return model
+
+
+def _fitted_compose(seed):
+    """Two RealNVPs in a row after a few epochs on the same two-site data."""
+    model = Compose(RealNVP(2, blocks=2, hidden=8, seed=seed),
+                    RealNVP(2, blocks=2, hidden=8, seed=seed + 50), seed=seed)
+    model.fit(_skewed_pairs(seed), epochs=15, lr=1e-2, batch_size=50, progress=False)
+    return model
+
+
+def _fitted_neuralrg(seed):
+    """A NeuralRG on the 2 x 2 lattice after a few epochs on correlated, skewed data."""
+    g = torch.Generator().manual_seed(400 + seed)
+    a = torch.randn(400, 4, generator=g, dtype=torch.float64)
+    mixing = torch.tensor([[1.0, 0.6, 0.5, 0.2], [0.0, 0.8, 0.2, 0.5],
+                           [0.0, 0.0, 0.8, 0.5], [0.0, 0.0, 0.0, 0.7]], dtype=torch.float64)
+    model = NeuralRG(2, couplings=2, hidden=8, seed=seed)
+    model.fit(a @ mixing + 0.3 * a[:, :1] ** 2, epochs=15, lr=1e-2, batch_size=50,
+              progress=False)
     return model
 
 
@@ -108,6 +134,8 @@ MODELS = [
     ("can-pixelcnn", lambda seed: ContinuousPixelCNN((1, 2), components=2, channels=4,
                                                      layers=2, seed=seed)),
     ("realnvp", _fitted_realnvp),
+    ("compose-realnvp", _fitted_compose),
+    ("neuralrg", _fitted_neuralrg),
 ]
 BUILDERS = dict(MODELS)
 NAMES = [name for name, _ in MODELS]
@@ -125,13 +153,19 @@ def model_named(name, seed=0):
     return copy.deepcopy(_cache[key])
 
 
+#: continuous models whose two-site joint density the quadrature references integrate
+TWO_SITE = [name for name in CONTINUOUS if model_named(name).n_sites == 2]
+MANY_SITE = [name for name in CONTINUOUS if name not in TWO_SITE]
+
+
 def test_every_model_class_is_covered():
     """Each concrete model class of tnborn appears in MODELS (Independent once per
     support)."""
     covered = {type(BUILDERS[name](0)).__name__ for name in NAMES}
     expected = {"MPSBornMachine", "TTNBornMachine", "MADE", "PixelCNN", "HAN",
                 "CurieWeissARNN", "SKARNN", "Independent", "BoltzmannARNN", "CWARNN",
-                "ContinuousMADE", "ContinuousPixelCNN", "RealNVP"}
+                "ContinuousMADE", "ContinuousPixelCNN", "RealNVP", "Compose",
+                "NeuralRG"}
     assert covered == expected
     supports = {type(BUILDERS[name](0).support).__name__ for name in NAMES
                 if name.startswith("independent")}
@@ -203,18 +237,48 @@ def _cdf_from_nodes(nodes, weights, density):
     return lambda values: np.interp(values, nodes, cumulative)
 
 
-def site_cdf(model, site, count=700):
-    """The exact marginal CDF of one site: the joint density integrated over the other
-    site on the quadrature grid."""
-    (x0, w0), (x1, w1), density = joint_density_grid(model, count)
-    if site == 0:
-        return _cdf_from_nodes(x0, w0, density @ w1)
-    return _cdf_from_nodes(x1, w1, w0 @ density)
+def importance_sample(model, num=1 << 19, nu=3):
+    """``(x, w)``: ``num`` draws ``(num, n_sites)`` from a proposal g that knows nothing of
+    the model but the mean and covariance of its samples (a multivariate Student t with
+    ``nu`` (an integer: the chi-square is a sum of squared normals) degrees of freedom, tails heavier than any flow's, centred on that mean with
+    twice that covariance) and their importance weights w = p(x) / g(x) ``(num,)``."""
+    draws = model.sample(4000, generator=torch.Generator().manual_seed(7))
+    mean, d = draws.mean(0), model.n_sites
+    chol = torch.linalg.cholesky(2 * torch.cov(draws.T))
+    g = torch.Generator().manual_seed(13)
+    normal = torch.randn(num, d, generator=g, dtype=torch.float64) @ chol.T
+    chi2 = (torch.randn(num, int(nu), generator=g, dtype=torch.float64) ** 2).sum(1,
+                                                                              keepdim=True)
+    x = mean + normal / torch.sqrt(chi2 / nu)
+    whitened = torch.linalg.solve_triangular(chol, (x - mean).T, upper=False)
+    log_g = (math.lgamma((nu + d) / 2) - math.lgamma(nu / 2) - d / 2 * math.log(nu * math.pi)
+             - torch.log(torch.diagonal(chol)).sum()
+             - (nu + d) / 2 * torch.log1p((whitened * whitened).sum(0) / nu))
+    with torch.no_grad():
+        return x, torch.exp(model.log_prob(x) - log_g)
 
 
-def conditional_cdf(model, first, count=700):
-    """The exact CDF of site 1 given site 0 = ``first``."""
-    nodes, weights = _nodes(model, 1, count)
+def marginal_cdfs(model, count=700):
+    """The exact marginal CDF of every site: for two sites, the joint density integrated
+    over the other site on the quadrature grid (``count`` nodes a site); for more, the
+    weighted empirical CDF of :func:`importance_sample`."""
+    if model.n_sites == 2:
+        (x0, w0), (x1, w1), density = joint_density_grid(model, count)
+        return [_cdf_from_nodes(x0, w0, density @ w1), _cdf_from_nodes(x1, w1, w0 @ density)]
+    x, w = importance_sample(model)
+    cdfs = []
+    for site in range(model.n_sites):
+        order = torch.argsort(x[:, site])
+        cumulative = torch.cumsum(w[order], 0)
+        nodes, values = x[order, site].numpy(), (cumulative / cumulative[-1]).numpy()
+        cdfs.append(lambda v, nodes=nodes, values=values: np.interp(v, nodes, values))
+    return cdfs
+
+
+def conditional_cdf(model, first, count=700, grid=None):
+    """The exact CDF of site 1 given site 0 = ``first``, on the quadrature ``grid`` of
+    site 1 (default ``_nodes(model, 1, count)``; pass it to reuse it)."""
+    nodes, weights = _nodes(model, 1, count) if grid is None else grid
     x = torch.tensor(np.stack([np.full_like(nodes, first), nodes], -1))
     with torch.no_grad():
         density = torch.exp(model.log_prob(x)).numpy()
@@ -259,10 +323,17 @@ def test_discrete_normalization_by_enumeration(name):
     assert abs(float(torch.logsumexp(exact_table(model), 0))) < 1e-10
 
 
-@pytest.mark.parametrize("name", CONTINUOUS)
+@pytest.mark.parametrize("name", TWO_SITE)
 def test_continuous_normalization_by_quadrature(name):
     model = model_named(name)
     assert quadrature_mass(model) == pytest.approx(1.0, abs=1e-8)
+
+
+@pytest.mark.parametrize("name", MANY_SITE)
+def test_continuous_normalization_by_importance_sampling(name):
+    _, w = importance_sample(model_named(name))
+    mass, error = float(w.mean()), float(w.std()) / math.sqrt(w.numel())
+    assert error < 0.01 and abs(mass - 1) < 5 * error
 
 
 @pytest.mark.parametrize("name", DISCRETE)
@@ -279,8 +350,8 @@ def test_continuous_samples_follow_the_exact_marginals(name):
     samples = model.sample(SAMPLES, generator=torch.Generator().manual_seed(1))
     assert samples.dtype == model.dtype and samples.shape == (SAMPLES, model.n_sites)
     model.validate_configurations(samples)  # inside the support
-    for site in range(model.n_sites):
-        result = scipy.stats.kstest(samples[:, site].numpy(), site_cdf(model, site))
+    for site, cdf in enumerate(marginal_cdfs(model)):
+        result = scipy.stats.kstest(samples[:, site].numpy(), cdf)
         assert result.pvalue > P_VALUE, (site, result)
 
 
@@ -313,7 +384,7 @@ def test_conditional_samples_follow_the_exact_conditional(name):
 @pytest.mark.parametrize("name", CONTINUOUS)
 def test_continuous_conditional_sampling_keeps_the_known_sites(name):
     model = model_named(name)
-    known = torch.tensor([True, False])
+    known = torch.arange(model.n_sites) == 0
     given = model.sample(1, generator=torch.Generator().manual_seed(3))
     if not model.conditional_is_exact(known):  # a flow: only the joint is tractable
         with pytest.raises(ValueError):
@@ -327,14 +398,15 @@ def test_continuous_conditional_sampling_keeps_the_known_sites(name):
     assert scipy.stats.kstest(drawn[:, 1].numpy(), cdf).pvalue > P_VALUE
 
 
-@pytest.mark.parametrize("name", CONTINUOUS)
+@pytest.mark.parametrize("name", TWO_SITE)
 def test_continuous_samples_follow_the_two_site_joint(name):
     """The Rosenblatt transform u = F(x_1 | x_0) of exact joint samples is uniform on
     [0, 1] (and independent of x_0): KS of u, and of u over the samples with x_0 below
     and above its median."""
     model = model_named(name)
     samples = model.sample(1500, generator=torch.Generator().manual_seed(12)).numpy()
-    u = np.array([conditional_cdf(model, a, count=300)(b) for a, b in samples])
+    grid = _nodes(model, 1, 300)
+    u = np.array([conditional_cdf(model, a, grid=grid)(b) for a, b in samples])
     assert scipy.stats.kstest(u, "uniform").pvalue > P_VALUE
     low = samples[:, 0] < np.median(samples[:, 0])
     for part in (u[low], u[~low]):
@@ -344,16 +416,18 @@ def test_continuous_samples_follow_the_two_site_joint(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_marginals_where_exact_sum_the_joint(name):
     model = model_named(name)
+    if not model.support.is_discrete:
+        every = list(range(model.n_sites))
+        assert model.marginal_is_exact(every)
+        x = model.sample(50, generator=torch.Generator().manual_seed(2))
+        expected = model.log_prob(x).detach()  # every site: the marginal is the joint
+        torch.testing.assert_close(model.marginal_log_prob(x, every), expected,
+                                   rtol=0, atol=1e-12)
+        return
     sites = [0, model.n_sites - 1]
     if not model.marginal_is_exact(sites):
         sites = model.order[:2].tolist()
     assert model.marginal_is_exact(sites)
-    if not model.support.is_discrete:
-        x = model.sample(50, generator=torch.Generator().manual_seed(2))
-        expected = model.log_prob(x).detach()  # both sites: the marginal is the joint
-        torch.testing.assert_close(model.marginal_log_prob(x, [0, 1]), expected,
-                                   rtol=0, atol=1e-12)
-        return
     table = torch.exp(exact_table(model))
     x_all = all_configurations(model.n_sites, model.local_dim)
     x = model.sample(40, generator=torch.Generator().manual_seed(2))
@@ -519,6 +593,5 @@ def test_rsample_is_differentiable_and_exact(name):
                for p in model.parameters())
     samples = drawn.detach()
     model.validate_configurations(samples)
-    for site in range(model.n_sites):
-        assert scipy.stats.kstest(samples[:, site].numpy(),
-                                  site_cdf(model, site)).pvalue > P_VALUE
+    for site, cdf in enumerate(marginal_cdfs(model)):
+        assert scipy.stats.kstest(samples[:, site].numpy(), cdf).pvalue > P_VALUE

@@ -12,7 +12,8 @@ import pytest
 import torch
 from scipy import integrate
 
-from tnborn.physics import DualIsing, Ising2D, PairwiseHamiltonian
+from tnborn.physics import (DualIsing, Ising2D, PairwiseHamiltonian, exact_observables,
+                            ising2d_energy)
 
 
 def brute_force_log_z_ising(L, beta, periodic=True):
@@ -52,10 +53,10 @@ def test_log_z_matches_a_direct_integral_of_pi_on_two_sites(beta):
     """1 x 2 (one bond): Z_x = int int exp(-x^T A^{-1} x / 2) cosh x1 cosh x2 dx."""
     dual = DualIsing.of(PairwiseHamiltonian(torch.tensor([[0.0, 1.0], [1.0, 0.0]],
                                                          dtype=torch.float64)), beta)
+    (p00, p01), (_, p11) = np.linalg.inv(dual.A.numpy())  # written out, not log_density
     value, _ = integrate.dblquad(
-        lambda y, x: math.exp(float(dual.log_density(torch.tensor([[x, y]],
-                                                                  dtype=torch.float64)))),
-        -40, 40, -40, 40, epsabs=1e-12, epsrel=1e-12)
+        lambda y, x: math.exp(-0.5 * (p00 * x * x + 2 * p01 * x * y + p11 * y * y))
+        * math.cosh(x) * math.cosh(y), -40, 40, -40, 40, epsabs=1e-12, epsrel=1e-12)
     assert dual.log_z() == pytest.approx(math.log(value), abs=1e-6)
     # and the Ising side: Z_Ising = 2 * 2 cosh(beta)
     assert dual.log_z() - math.log(4 * math.cosh(beta)) == pytest.approx(
@@ -94,3 +95,10 @@ def test_default_alpha_keeps_a_well_conditioned_and_bad_input_is_refused():
         DualIsing.of(Ising2D(2, h=0.1), 0.4)
     with pytest.raises(ValueError):
         DualIsing(4, -1.0)
+
+
+@pytest.mark.parametrize("L", [2, 3, 4])
+@pytest.mark.parametrize("beta", [0.1, 0.44, 0.7])
+def test_the_kaufman_energy_matches_enumeration(L, beta):
+    exact = exact_observables(Ising2D(L), beta)["energy"]
+    assert ising2d_energy(L, beta) == pytest.approx(exact, abs=1e-8)

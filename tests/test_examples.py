@@ -82,3 +82,16 @@ def test_mnist_ttn(tmp_path, monkeypatch):
                            "--max-bond", "4", "--sweeps", "1", "--no-progress"])
     assert len(result["history"]) == 1 and result["train_nll"] > 0
     assert_pngs(tmp_path, ["samples.png", "inpainting.png", "nll.png", "entanglement.png"])
+
+
+def test_flow_toy_2d(tmp_path, monkeypatch):
+    example = load_example("flow_toy_2d", monkeypatch)
+    results = example.main(["--out", str(tmp_path), "--steps", "150", "--samples", "5000",
+                            "--blocks", "4", "--no-progress"])
+    for result in results.values():
+        # a lower bound, and the importance-sampled value within 4 errors of the exact one
+        assert result["log_z_variational"] < result["log_z_exact"] + 3 * result[
+            "log_z_variational_err"]
+        assert abs(result["log_z_importance"] - result["log_z_exact"]) < 4 * result[
+            "log_z_importance_err"] + 1e-3
+    assert_pngs(tmp_path, ["flow_toy_2d.png"])

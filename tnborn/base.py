@@ -209,6 +209,14 @@ class GenerativeModel(torch.nn.Module):
                             "sampler (has_rsample is False); use sample()")
         return self._rsample(check_count(num, "num"), self.random_stream(generator))
 
+    def rsample_and_log_prob(self, num: int, *, generator: torch.Generator | None = None):
+        """``(x, log_q)``: ``num`` reparametrized samples and their ``log_prob``, both
+        differentiable with respect to the parameters (only when ``has_rsample``)."""
+        if not self.has_rsample:
+            raise TypeError(f"{type(self).__name__} on {self.support} has no reparametrized "
+                            "sampler (has_rsample is False); use sample_and_log_prob()")
+        return self._rsample_and_log_prob(check_count(num, "num"), self.random_stream(generator))
+
     def conditional_sample(self, x, known, *, generator: torch.Generator | None = None):
         """Keep ``x`` where ``known`` is True, sample the rest from p(rest | known).
 
@@ -336,6 +344,10 @@ class GenerativeModel(torch.nn.Module):
 
     def _rsample(self, num: int, generator) -> torch.Tensor:
         raise NotImplementedError
+
+    def _rsample_and_log_prob(self, num: int, generator):
+        x = self._rsample(num, generator)
+        return x, self._log_prob(x)
 
     def _conditional_sample(self, x, known, generator) -> torch.Tensor:
         raise NotImplementedError

@@ -1,5 +1,6 @@
 """Statistical physics: Hamiltonians, exact partition functions, variational training
-of autoregressive models, importance sampling, neural MCMC and learned couplings.
+of autoregressive models and flows, importance sampling, neural MCMC and learned
+couplings; density targets (the dual Ising model, 2D toy densities).
 
 Free energies are totals (F = -ln Z / beta) unless a name says ``_per_site``.
 """
@@ -8,7 +9,7 @@ from tnborn.physics.hamiltonians import (CurieWeiss, Ising2D, PairwiseHamiltonia
                                          SherringtonKirkpatrick)
 from tnborn.physics.exact import (boltzmann_log_table, curie_weiss_log_z,
                                   curie_weiss_magnetization_distribution, exact_log_z,
-                                  exact_observables, ising2d_log_z)
+                                  exact_observables, ising2d_energy, ising2d_log_z)
 from tnborn.physics.variational import train_variational
 from tnborn.physics.estimators import (free_energy, integrated_autocorrelation_time,
                                        neural_mcmc)
@@ -20,14 +21,19 @@ from tnborn.physics.xy_monte_carlo import xy_monte_carlo
 from tnborn.physics.xy_observables import helicity_modulus, vortex_density
 from tnborn.physics.symmetry import reflection, rotation, spin_flip, symmetry_test
 from tnborn.physics.dual_ising import DualIsing
+from tnborn.physics.toy_densities import DoubleWellDensity, RingDensity
+from tnborn.physics.paths import DoubleWellPath
+from tnborn.physics.path_monte_carlo import kink_count, path_correlator, path_monte_carlo
 
 __all__ = [
     "CurieWeiss", "Ising2D", "PairwiseHamiltonian", "SherringtonKirkpatrick",
     "boltzmann_log_table",
     "curie_weiss_log_z", "curie_weiss_magnetization_distribution", "exact_log_z",
-    "exact_observables", "ising2d_log_z", "train_variational", "free_energy",
+    "exact_observables", "ising2d_energy", "ising2d_log_z", "train_variational", "free_energy",
     "integrated_autocorrelation_time", "neural_mcmc", "learn_hamiltonian",
     "fit_couplings", "lattice_pairs", "lattice_plaquettes", "lattice_triples",
     "XY2D", "XYChain", "xy_monte_carlo", "helicity_modulus", "vortex_density",
     "symmetry_test", "rotation", "reflection", "spin_flip", "DualIsing",
+    "DoubleWellDensity", "RingDensity", "DoubleWellPath", "kink_count", "path_correlator",
+    "path_monte_carlo",
 ]

@@ -5,6 +5,9 @@ Importance sampling with x ~ q and weights w = exp(-beta E(x)) / q(x):
 Z ~ mean(w), F_IS = -ln mean(w) / beta (logsumexp), self-normalized Boltzmann averages
 <O> ~ sum w O / sum w, effective sample size ESS / N = (sum w)^2 / (N sum w^2).
 All free energies here are totals; the ``*_per_site`` entries divide by the site count.
+A density target (:mod:`tnborn.physics.validation`, e.g. the dual Ising model) takes no
+beta: beta = 1, E = -ln pi, F = -ln Z. A target's ``observables(x, generator)`` are
+averaged the same way (``observables`` in both results).
 
 Bias of F_IS. ln mean(w) is biased low at finite N (Jensen): to second order
 E[ln mean w] - ln Z ~ -Var(w) / (2 N E[w]^2) = -(N / ESS - 1) / (2 N) with
@@ -22,7 +25,8 @@ Reliability (``reliable``, ``warnings``, ``diagnostics`` in both results):
   bound F_q whatever q is, its error bar always holds;
 * ``neural_mcmc``: unreliable when the acceptance rate is below
   :data:`MIN_ACCEPTANCE` (1e-2) or the run has fewer than :data:`MIN_STEPS_PER_TAU` (50)
-  steps per integrated autocorrelation time (the larger of energy's and |m|'s), too
+  steps per integrated autocorrelation time (the largest of energy's, |m|'s and the
+  target's observables'), too
   short for tau_int and the error bars built on it.
 
 Neither can see a mode that q never proposes: a model that misses half the
@@ -36,9 +40,9 @@ import math
 import torch
 
 from ..base import GenerativeModel
-from ..checks import check_beta, check_count
+from ..checks import check_count
 from ..estimate import MIN_ESS, MIN_ESS_FRACTION, ess_warnings, importance_ess
-from .validation import check_hamiltonian_matches
+from .validation import check_hamiltonian_matches, resolve_target
 
 #: neural MCMC acceptance rate below which its estimates are reported unreliable.
 MIN_ACCEPTANCE = 1e-2
@@ -47,7 +51,7 @@ MIN_ACCEPTANCE = 1e-2
 MIN_STEPS_PER_TAU = 50.0
 
 
-def _draw(model, hamiltonian, num, batch_size, generator):
+def _draw(model, energy_of, num, batch_size, generator):
     """Samples in batches: configurations, ln q, energies (float64)."""
     xs, log_qs, energies = [], [], []
     with torch.no_grad():
@@ -56,16 +60,28 @@ def _draw(model, hamiltonian, num, batch_size, generator):
                                                  generator=generator)
             xs.append(x)
             log_qs.append(log_q.to(torch.float64))
-            energies.append(hamiltonian.energy(x).to(torch.float64))
+            energies.append(energy_of(x).to(torch.float64))
     return torch.cat(xs), torch.cat(log_qs), torch.cat(energies)
 
 
-def _abs_magnetization(hamiltonian, x: torch.Tensor) -> torch.Tensor:
-    """|m| per configuration: the Hamiltonian's own ``magnetization`` (the XY models:
-    |mean (cos, sin)|), else |mean of the spins 2x - 1|."""
+def _abs_magnetization(hamiltonian, x: torch.Tensor) -> torch.Tensor | None:
+    """|m| per configuration: the target's own ``magnetization`` (the XY models:
+    |mean (cos, sin)|), else |mean of the spins 2x - 1| of binary spins; None for a
+    continuous target without one."""
     if hasattr(hamiltonian, "magnetization"):
         return hamiltonian.magnetization(x).to(torch.float64)
-    return ((2 * x - 1).to(torch.float64).mean(-1)).abs()
+    if not x.dtype.is_floating_point:
+        return ((2 * x - 1).to(torch.float64).mean(-1)).abs()
+    return None
+
+
+def _observables(target, x: torch.Tensor, generator) -> dict:
+    """The target's per-sample ``observables(x, generator)`` (float64), {} without them."""
+    if not hasattr(target, "observables"):
+        return {}
+    with torch.no_grad():
+        return {name: value.to(torch.float64)
+                for name, value in target.observables(x, generator).items()}
 
 
 def _weighted_mean_and_error(values, weights):
@@ -75,9 +91,11 @@ def _weighted_mean_and_error(values, weights):
     return float(mean), float(error)
 
 
-def free_energy(model: GenerativeModel, hamiltonian, beta: float, *, num: int = 100_000,
+def free_energy(model: GenerativeModel, hamiltonian, beta: float | None = None, *,
+                num: int = 100_000,
                 batch_size: int = 10_000, generator: torch.Generator | None = None) -> dict:
-    """Estimate the free energy and observables of ``hamiltonian`` at ``beta``.
+    """Estimate the free energy and observables of ``hamiltonian`` at ``beta`` (a density
+    target: no beta, see the module docstring).
 
     Returns a dict (free energies are totals; ``*_per_site`` divide by n):
 
@@ -86,9 +104,14 @@ def free_energy(model: GenerativeModel, hamiltonian, beta: float, *, num: int = 
       ``F_importance_bias`` (``_per_site``): its expected excess over F to second order,
       (N / ESS - 1) / (2 N beta) >= 0 (see the module docstring);
     * ``ess``: effective sample size as a fraction of ``num``;
-    * ``energy``, ``entropy`` (= beta (E - F_IS)), ``magnetization`` (mean |sum s| / n):
-      Boltzmann averages by self-normalized importance weights, each with ``_err`` (delta
-      method; the entropy's includes the correlation of E and F_IS);
+    * ``log_z_variational`` = -beta F_variational (a lower bound on ln Z) and
+      ``log_z_importance`` = -beta F_importance, each with ``_err``;
+    * ``energy``, ``entropy`` (= beta (E - F_IS)), ``magnetization`` (mean |sum s| / n;
+      None for a continuous target without ``magnetization``): Boltzmann averages by
+      self-normalized importance weights, each with ``_err`` (delta method; the
+      entropy's includes the correlation of E and F_IS);
+    * ``observables``: {name: {``mean``, ``err`` (importance-weighted), ``variational``
+      (the plain mean over the model's samples)}} of the target's ``observables``;
     * ``energy_variational`` (``_err``): E averaged over the model's own samples;
     * ``reliable`` (bool) and ``warnings`` (list of sentences) for the importance-sampled
       entries (the rule in the module docstring); ``diagnostics``: ``ess``,
@@ -96,13 +119,14 @@ def free_energy(model: GenerativeModel, hamiltonian, beta: float, *, num: int = 
       ``min_ess_fraction``, ``min_ess``;
     * ``num``, ``n_sites``.
     """
-    beta = check_beta(beta)
+    beta, energy_of = resolve_target(hamiltonian, beta)
     num = check_count(num, "num")
     if num < 2:
         raise ValueError(f"num must be at least 2 for error bars, got {num}")
     batch_size = check_count(batch_size, "batch_size")
     check_hamiltonian_matches(model, hamiltonian, beta)
-    x, log_q, energy = _draw(model, hamiltonian, num, batch_size, generator)
+    generator = model.random_stream(generator)
+    x, log_q, energy = _draw(model, energy_of, num, batch_size, generator)
     n = model.n_sites
     local = energy + log_q / beta
     log_w = -beta * energy - log_q
@@ -117,7 +141,13 @@ def free_energy(model: GenerativeModel, hamiltonian, beta: float, *, num: int = 
     f_is_err = math.sqrt(log_variance) / beta
     f_is_bias = log_variance / (2.0 * beta)
     e_mean, e_err = _weighted_mean_and_error(energy, weights)
-    m_mean, m_err = _weighted_mean_and_error(_abs_magnetization(hamiltonian, x), weights)
+    magnetization = _abs_magnetization(hamiltonian, x)
+    m_mean, m_err = (None, None) if magnetization is None else \
+        _weighted_mean_and_error(magnetization, weights)
+    observables = {}
+    for name, value in _observables(hamiltonian, x, generator).items():
+        mean, err = _weighted_mean_and_error(value, weights)
+        observables[name] = {"mean": mean, "err": err, "variational": float(value.mean())}
     # S = beta (E - F_IS): per-sample influences beta p_b (E_b - E) + (p_b - 1/N) of the
     # two correlated estimates (both move with the same weights)
     entropy_err = float(torch.sqrt(((beta * weights * (energy - e_mean)
@@ -131,11 +161,14 @@ def free_energy(model: GenerativeModel, hamiltonian, beta: float, *, num: int = 
         "F_variational_per_site": f_var / n,
         "F_importance": f_is, "F_importance_err": f_is_err, "F_importance_per_site": f_is / n,
         "F_importance_bias": f_is_bias, "F_importance_bias_per_site": f_is_bias / n,
+        "log_z_variational": -beta * f_var, "log_z_variational_err": beta * f_var_err,
+        "log_z_importance": -beta * f_is, "log_z_importance_err": beta * f_is_err,
         "ess": ess,
         "energy": e_mean, "energy_err": e_err,
         "entropy": beta * (e_mean - f_is),
         "entropy_err": entropy_err,
         "magnetization": m_mean, "magnetization_err": m_err,
+        "observables": observables,
         "energy_variational": float(energy.mean()),
         "energy_variational_err": float(energy.std() / math.sqrt(num)),
         "reliable": not warnings, "warnings": warnings,
@@ -176,23 +209,28 @@ def integrated_autocorrelation_time(series: torch.Tensor, window_factor: float =
     return max(tau, 1.0)
 
 
-def neural_mcmc(model: GenerativeModel, hamiltonian, beta: float, *, steps: int = 1000,
+def neural_mcmc(model: GenerativeModel, hamiltonian, beta: float | None = None, *,
+                steps: int = 1000,
                 chains: int = 100, burn_in: int = 100,
                 generator: torch.Generator | None = None) -> dict:
-    """Metropolized independent sampling of exp(-beta E) with ``model`` as the proposal.
+    """Metropolized independent sampling of exp(-beta E) (a density target: of pi, no
+    beta) with ``model`` as the proposal.
 
     Each step proposes x' ~ q for every chain and accepts with probability
     min(1, exp(-beta (E' - E)) q(x) / q(x')). Returns the acceptance rate, the integrated
     autocorrelation times of the energy (``tau_int``, in steps) and of |m|
     (``tau_int_magnetization``), the energy (total) and the mean |magnetization| per
-    spin with errors sqrt(tau_int var / (steps * chains)), ``steps``, ``chains``, and
+    spin (None for a continuous target without ``magnetization``) with errors
+    sqrt(tau_int var / (steps * chains)), ``observables`` ({name: {``mean``, ``err``,
+    ``tau_int``}} of the target's ``observables`` along the chains), ``steps``,
+    ``chains``, and
     ``reliable`` / ``warnings`` / ``diagnostics`` (``acceptance``, ``steps_per_tau``,
     ``proposal_ess``: ESS / N of the proposals' importance weights, ``proposal_max_weight``:
     the largest of them over their mean, w_max, whose slowest mode (1 - 1/w_max)^t bounds
     tau_int <= 2 w_max - 1 for any observable once w_max is seen; ``min_acceptance``,
     ``min_steps_per_tau``) by the rule of the module docstring.
     """
-    beta = check_beta(beta)
+    beta, energy_of = resolve_target(hamiltonian, beta)
     steps = check_count(steps, "steps")
     chains = check_count(chains, "chains")
     if not isinstance(burn_in, int) or burn_in < 0:
@@ -202,13 +240,14 @@ def neural_mcmc(model: GenerativeModel, hamiltonian, beta: float, *, steps: int 
     with torch.no_grad():
         x, log_q = model.sample_and_log_prob(chains, generator=generator)
         log_q = log_q.to(torch.float64)
-        energy = hamiltonian.energy(x).to(torch.float64)
+        energy = energy_of(x).to(torch.float64)
         accepted = 0
         energies, magnetizations, proposal_log_w = [], [], []
+        observed = {}
         for step in range(burn_in + steps):
             proposal, log_q_new = model.sample_and_log_prob(chains, generator=generator)
             log_q_new = log_q_new.to(torch.float64)
-            energy_new = hamiltonian.energy(proposal).to(torch.float64)
+            energy_new = energy_of(proposal).to(torch.float64)
             log_ratio = -beta * (energy_new - energy) + log_q - log_q_new
             uniform = torch.rand(chains, generator=generator, device=x.device,
                                  dtype=torch.float64)
@@ -221,17 +260,32 @@ def neural_mcmc(model: GenerativeModel, hamiltonian, beta: float, *, steps: int 
                 accepted += int(accept.sum())
                 energies.append(energy.clone())
                 magnetizations.append(_abs_magnetization(hamiltonian, x))
+                for name, value in _observables(hamiltonian, x, generator).items():
+                    observed.setdefault(name, []).append(value)
     energies = torch.stack(energies)  # (steps, chains)
-    magnetizations = torch.stack(magnetizations)
     tau = integrated_autocorrelation_time(energies)
-    tau_m = integrated_autocorrelation_time(magnetizations)
     total = steps * chains
 
     def error(series, tau_series):
         return float(math.sqrt(tau_series * float(series.var()) / total))
 
+    observables = {}
+    for name, values in observed.items():
+        series = torch.stack(values)
+        tau_o = integrated_autocorrelation_time(series)
+        observables[name] = {"mean": float(series.mean()), "err": error(series, tau_o),
+                             "tau_int": tau_o}
+    if magnetizations[0] is None:
+        m_mean = m_err = tau_m = None
+    else:
+        magnetizations = torch.stack(magnetizations)
+        tau_m = integrated_autocorrelation_time(magnetizations)
+        m_mean, m_err = float(magnetizations.mean()), error(magnetizations, tau_m)
+
     acceptance = accepted / total
-    steps_per_tau = steps / max(tau, tau_m)
+    slowest = max([tau] + ([] if tau_m is None else [tau_m])
+                  + [o["tau_int"] for o in observables.values()])
+    steps_per_tau = steps / slowest
     log_w = torch.cat(proposal_log_w)
     # the largest proposal weight relative to the mean: the independence sampler's slowest
     # mode decays as (1 - 1/w_max)^t, so 2 w_max - 1 bounds tau_int of any observable
@@ -247,8 +301,7 @@ def neural_mcmc(model: GenerativeModel, hamiltonian, beta: float, *, steps: int 
     return {
         "acceptance": acceptance, "tau_int": tau, "tau_int_magnetization": tau_m,
         "energy": float(energies.mean()), "energy_err": error(energies, tau),
-        "magnetization": float(magnetizations.mean()),
-        "magnetization_err": error(magnetizations, tau_m),
+        "magnetization": m_mean, "magnetization_err": m_err, "observables": observables,
         "steps": steps, "chains": chains,
         "reliable": not warnings, "warnings": warnings,
         "diagnostics": {"acceptance": acceptance, "steps_per_tau": steps_per_tau,

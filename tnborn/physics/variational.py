@@ -1,9 +1,19 @@
-"""Variational free-energy training of autoregressive models (Wu, Wang, Zhang, PRL 2019).
+"""Variational free-energy training (Wu, Wang, Zhang, PRL 2019; for flows, probability
+density distillation as in Li and Wang, PRL 2018).
 
-F_q = sum_x q(x) [E(x) + ln q(x) / beta] >= F = -ln Z / beta. Its gradient is estimated
-with REINFORCE and the batch-mean baseline b::
+F_q = E_q[E(x) + ln q(x) / beta] >= F = -ln Z / beta. For a density target pi
+(:mod:`tnborn.physics.validation`) beta = 1 and E = -ln pi: F_q = E_q[ln q - ln pi] >= -ln Z.
+Two gradient estimators:
+
+* REINFORCE with the batch-mean baseline b (any model; the only one for discrete spins)::
 
     grad F_q ~ mean_b [(E(x_b) + ln q(x_b) / beta - b) grad ln q(x_b)],   x_b ~ q
+
+* the reparametrization trick (models with ``has_rsample``: the flows), x_b = f(z_b)
+  differentiable in the parameters, so the gradient of the batch mean of
+  E(x_b) + ln q(x_b) / beta itself is unbiased (the energy must be differentiable in x).
+
+``estimator="auto"`` takes the second when the model has it.
 
 Annealing uses beta_t = beta (1 - a^t) (``beta_anneal=a``). With ``z2=True`` the model is
 made Z2-symmetric first (q_s(x) = (q(x) + q(1-x)) / 2 in log_prob and sample) and stays so.
@@ -21,9 +31,9 @@ import math
 import torch
 
 from ..base import GenerativeModel
-from ..checks import check_beta, check_count, check_positive
+from ..checks import check_count, check_positive
 from ..fitloop import FitLoop
-from .validation import check_hamiltonian_matches
+from .validation import check_hamiltonian_matches, resolve_target
 
 #: relative shortfall of the last step's annealed beta_t below the target beta beyond
 #: which a run did not reach its target (``beta_reached`` False).
@@ -41,20 +51,41 @@ def steps_to_reach_beta(beta_anneal: float | None) -> int:
     return max(1, math.ceil(math.log(BETA_RTOL) / math.log(beta_anneal) - 1e-9))
 
 
-def train_variational(model: GenerativeModel, hamiltonian, beta: float, *, steps: int = 1000,
+#: the gradient estimators of :func:`train_variational`
+ESTIMATORS = ("auto", "reinforce", "reparametrized")
+
+
+def _choose_estimator(model, estimator: str) -> str:
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
+    if estimator == "auto":
+        return "reparametrized" if model.has_rsample else "reinforce"
+    if estimator == "reparametrized" and not model.has_rsample:
+        raise TypeError(f"the reparametrized estimator needs differentiable samples; "
+                        f"{type(model).__name__} on {model.support} has none (has_rsample "
+                        "is False): use estimator='reinforce'")
+    return estimator
+
+
+def train_variational(model: GenerativeModel, hamiltonian, beta: float | None = None, *,
+                      steps: int = 1000,
                       batch_size: int = 1000, lr: float = 1e-3,
                       beta_anneal: float | None = None, z2: bool = False,
                       clip_grad: float | None = 1.0, progress: bool = True,
                       generator: torch.Generator | None = None, log_every: int = 1,
-                      checkpoint=None, checkpoint_every=100, resume=None) -> list[dict]:
-    """Minimize the variational free energy of ``model`` for ``hamiltonian`` at ``beta``.
+                      checkpoint=None, checkpoint_every=100, resume=None,
+                      estimator: str = "auto") -> list[dict]:
+    """Minimize the variational free energy of ``model`` for ``hamiltonian`` at ``beta``
+    (for a density target such as :class:`tnborn.physics.DualIsing`: no beta, and F_q is
+    E_q[ln q - ln pi]).
 
     Parameters
     ----------
-    model : a differentiable GenerativeModel (MADE, PixelCNN, HAN, SKARNN, ...) over the
-        same number of binary sites as the Hamiltonian.
+    model : a differentiable GenerativeModel (MADE, PixelCNN, HAN, SKARNN, the CANs, the
+        flows, ...) over the target's sites and support.
     steps, batch_size, lr : Adam steps, samples per step, learning rate.
-    beta_anneal : a in (0, 1): train at beta_t = beta (1 - a^t); None: no annealing.
+    beta_anneal : a in (0, 1): train at beta_t = beta (1 - a^t) (a density: at
+        pi^(1 - a^t)); None: no annealing.
     z2 : symmetrize the model under the global spin flip (kept after training; the model
         must have ``supports_z2``).
     clip_grad : clip the gradient norm (None: no clipping).
@@ -62,14 +93,18 @@ def train_variational(model: GenerativeModel, hamiltonian, beta: float, *, steps
     log_every : record every this many steps (and the last).
     checkpoint, checkpoint_every, resume : see :mod:`tnborn.fitloop` (the interval counts
         steps, or seconds with a unit: ``"30s"``).
+    estimator : ``"auto"`` (reparametrized when ``model.has_rsample``, else REINFORCE),
+        ``"reinforce"`` or ``"reparametrized"`` (TypeError for a model without rsample).
 
     Returns one dict per recorded step: ``step``, ``beta`` (beta_t), ``beta_target``
-    (beta), ``beta_reached`` (beta_t >= beta (1 - :data:`BETA_RTOL`): the last record
+    (beta; 1 for a density), ``beta_reached`` (beta_t >= beta (1 - :data:`BETA_RTOL`): the last record
     says whether the run reached its target), ``free_energy`` (mean of
     E + ln q / beta_t over the batch, total, not per site), ``free_energy_std`` (its batch
-    standard deviation), ``energy`` (batch mean), ``seconds`` (cumulative).
+    standard deviation), ``energy`` (batch mean; -ln pi for a density), ``seconds``
+    (cumulative).
     """
-    beta = check_beta(beta)
+    beta, energy_of = resolve_target(hamiltonian, beta)
+    estimator = _choose_estimator(model, estimator)
     batch_size = check_count(batch_size, "batch_size")
     log_every = check_count(log_every, "log_every")
     if beta_anneal is not None and not (isinstance(beta_anneal, (int, float))
@@ -90,7 +125,7 @@ def train_variational(model: GenerativeModel, hamiltonian, beta: float, *, steps
     rng = model.random_stream(generator)
     plan = {"method": "variational", "beta": beta, "batch_size": batch_size, "lr": lr,
             "beta_anneal": beta_anneal, "z2": bool(z2), "clip_grad": clip_grad,
-            "log_every": log_every, "hamiltonian": repr(hamiltonian)}
+            "log_every": log_every, "hamiltonian": repr(hamiltonian), "estimator": estimator}
     with FitLoop(model, kind="variational", total=steps, updates_per_pass=1, unit="steps",
                  desc="variational", progress=progress, max_seconds=None,
                  checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume,
@@ -100,12 +135,19 @@ def train_variational(model: GenerativeModel, hamiltonian, beta: float, *, steps
             optimizer.load_state_dict(loop.extras["optimizer"])
         for step in loop.passes():
             beta_t = beta * (1.0 - beta_anneal ** step) if beta_anneal else beta
-            x, log_q = model.sample_and_log_prob(batch_size, generator=rng)
-            with torch.no_grad():
-                energy = hamiltonian.energy(x).to(log_q.dtype)
+            if estimator == "reparametrized":
+                x, log_q = model.rsample_and_log_prob(batch_size, generator=rng)
+                energy = energy_of(x).to(log_q.dtype)
                 local = energy + log_q / beta_t  # per-sample free energy
-                advantage = local - local.mean()
-            loss = (advantage * log_q).mean()
+                loss = local.mean()
+                local, energy = local.detach(), energy.detach()
+            else:
+                x, log_q = model.sample_and_log_prob(batch_size, generator=rng)
+                with torch.no_grad():
+                    energy = energy_of(x).to(log_q.dtype)
+                    local = energy + log_q / beta_t
+                    advantage = local - local.mean()
+                loss = (advantage * log_q).mean()
             optimizer.zero_grad()
             loss.backward()
             if clip_grad is not None:

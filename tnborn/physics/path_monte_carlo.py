@@ -1,0 +1,155 @@
+"""Monte Carlo of the double-well path (:class:`tnborn.physics.DoubleWellPath`) on many
+chains at once (``(chains, n_tau)`` tensors, seeded by a ``torch.Generator``).
+
+One sweep is
+
+* Metropolis on every site, one parity class at a time (sites that are not neighbours
+  move together): x_i -> x_i + step (2u - 1), accepted with min(1, exp(-dS)), dS from the
+  site's two kinetic links and its potential;
+* then one HMC trajectory of the whole path: momenta p ~ N(0, 1), ``leapfrog`` steps of
+  size eps on H = S_E + p^2 / 2, accepted with min(1, exp(-dH)); it moves the slow
+  long-wavelength modes (and kinks) that single-site updates barely touch.
+
+During the burn-in each chain's Metropolis step and HMC eps are tuned every 10 sweeps
+towards acceptances of 0.5 and 0.7 (multiplied by exp(acceptance - target)); they are
+then frozen, so the measured chain is a proper Markov chain. Observables per path: x^2
+and |x| (site means), the kink count (sign changes around the loop of the path smoothed
+by a periodic moving average of ``smooth`` sites) and the correlator
+C(t) = (1 / n) sum_i x_i x_{i+t}. Error bars: binning over ceil(10 tau_int) sweeps
+(:func:`tnborn.physics.xy_monte_carlo.binned_estimate`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..checks import check_count, check_int, check_seed
+from .paths import DoubleWellPath
+from .xy_monte_carlo import binned_estimate
+
+__all__ = ["PathChains", "path_monte_carlo", "kink_count", "path_correlator"]
+
+
+def kink_count(x: torch.Tensor, smooth: int = 4) -> torch.Tensor:
+    """Sign changes around the loop of paths ``(..., n)`` after a periodic moving average
+    of ``smooth`` sites: ``(...)`` float64."""
+    smooth = check_count(smooth, "smooth")
+    smoothed = sum(torch.roll(x, -k, -1) for k in range(smooth)) / smooth
+    sign = torch.sign(smoothed)
+    return (sign * torch.roll(sign, -1, -1) < 0).sum(-1).to(torch.float64)
+
+
+def path_correlator(x: torch.Tensor) -> torch.Tensor:
+    """C(t) = (1 / n) sum_i x_i x_{i+t} of paths ``(..., n)``: ``(..., n)``."""
+    spectrum = torch.fft.rfft(x, dim=-1)
+    return torch.fft.irfft(spectrum.abs() ** 2, n=x.shape[-1], dim=-1) / x.shape[-1]
+
+
+class PathChains:
+    """``chains`` Markov chains of paths of ``path`` (module docstring), started at x = 0
+    (plus noise); ``sweep()`` advances them all, ``x`` ``(chains, n_tau)`` is the state."""
+
+    def __init__(self, path: DoubleWellPath, *, chains: int, seed: int, leapfrog: int = 10):
+        if not isinstance(path, DoubleWellPath):
+            raise TypeError(f"path must be a DoubleWellPath, got {type(path).__name__}")
+        self.path = path
+        self.chains = check_count(chains, "chains")
+        self.leapfrog = check_count(leapfrog, "leapfrog")
+        self.generator = torch.Generator().manual_seed(check_seed(seed))
+        n = path.n_tau
+        self.x = 0.1 * torch.randn(self.chains, n, generator=self.generator, dtype=torch.float64)
+        self.step = torch.full((self.chains, 1), math.sqrt(path.a / path.m), dtype=torch.float64)
+        self.eps = torch.full((self.chains, 1), 0.3 * math.sqrt(path.a / path.m),
+                              dtype=torch.float64)
+        sites = torch.arange(n)
+        last = [n - 1] if n % 2 else []  # with odd n, sites 0 and n - 1 are neighbours
+        self._classes = [c for c in (sites[(sites % 2 == 0) & (sites != n - 1)] if last
+                                     else sites[sites % 2 == 0], sites[sites % 2 == 1],
+                                     torch.tensor(last, dtype=torch.long)) if len(c)]
+        self._left = torch.roll(sites, 1)
+        self._right = torch.roll(sites, -1)
+
+    def _uniform(self, shape) -> torch.Tensor:
+        return torch.rand(shape, generator=self.generator, dtype=torch.float64)
+
+    def _metropolis(self) -> torch.Tensor:
+        """One sweep of site updates; the acceptance per chain ``(chains, 1)``."""
+        accepted = torch.zeros(self.chains, 1, dtype=torch.float64)
+        for sites in self._classes:
+            old = self.x[:, sites]
+            left, right = self.x[:, self._left[sites]], self.x[:, self._right[sites]]
+            new = old + self.step * (2 * self._uniform(old.shape) - 1)
+            d_action = (self.path._local_action(new, left, right)
+                        - self.path._local_action(old, left, right))
+            accept = torch.log(self._uniform(old.shape)) < -d_action
+            self.x[:, sites] = torch.where(accept, new, old)
+            accepted += accept.sum(1, keepdim=True)
+        return accepted / self.path.n_tau
+
+    def _hmc(self) -> torch.Tensor:
+        """One HMC trajectory per chain; the acceptance ``(chains, 1)`` (0 or 1)."""
+        x0 = self.x
+        p = torch.randn(x0.shape, generator=self.generator, dtype=torch.float64)
+        h0 = self.path.action(x0) + 0.5 * (p * p).sum(-1)
+        x = x0.clone()
+        p = p - 0.5 * self.eps * self.path._gradient(x)
+        for k in range(self.leapfrog):
+            x = x + self.eps * p
+            if k < self.leapfrog - 1:
+                p = p - self.eps * self.path._gradient(x)
+        p = p - 0.5 * self.eps * self.path._gradient(x)
+        h1 = self.path.action(x) + 0.5 * (p * p).sum(-1)
+        d_h = torch.nan_to_num(h1 - h0, nan=math.inf)
+        accept = (torch.log(self._uniform(d_h.shape)) < -d_h)[:, None]
+        self.x = torch.where(accept, x, x0)
+        return accept.to(torch.float64)
+
+    def sweep(self, tune: bool = False) -> tuple[float, float]:
+        """One Metropolis sweep and one HMC trajectory; the mean acceptances."""
+        metropolis, hmc = self._metropolis(), self._hmc()
+        if tune:
+            self._tuning = getattr(self, "_tuning", []) + [(metropolis, hmc)]
+            if len(self._tuning) == 10:
+                m_rate = torch.stack([t[0] for t in self._tuning]).mean(0)
+                h_rate = torch.stack([t[1] for t in self._tuning]).mean(0)
+                self.step = self.step * torch.exp(m_rate - 0.5)
+                self.eps = self.eps * torch.exp(h_rate - 0.7)
+                self._tuning = []
+        return float(metropolis.mean()), float(hmc.mean())
+
+
+def path_monte_carlo(path: DoubleWellPath, *, chains: int = 32, sweeps: int = 2000,
+                     burn_in: int = 300, seed: int, leapfrog: int = 10,
+                     smooth: int = 4) -> dict:
+    """Equilibrium averages of ``path`` from ``chains`` chains of ``sweeps`` sweeps after
+    ``burn_in`` tuning sweeps (module docstring).
+
+    Returns ``x2``, ``abs_x``, ``kinks`` (:class:`tnborn.Estimate` each, binning errors,
+    ``diagnostics["tau_int"]`` in sweeps), ``correlator`` ``(n_tau,)`` with
+    ``correlator_err`` (over the chain means), ``acceptance_metropolis``,
+    ``acceptance_hmc``, ``sweeps``, ``chains``.
+    """
+    sweeps = check_count(sweeps, "sweeps")
+    burn_in = check_int(burn_in, "burn_in", 0)
+    chain = PathChains(path, chains=chains, seed=seed, leapfrog=leapfrog)
+    for _ in range(burn_in):
+        chain.sweep(tune=True)
+    x2, abs_x, kinks, correlators, rates = [], [], [], [], []
+    for _ in range(sweeps):
+        rates.append(chain.sweep())
+        x2.append((chain.x ** 2).mean(-1))
+        abs_x.append(chain.x.abs().mean(-1))
+        kinks.append(kink_count(chain.x, smooth))
+        correlators.append(path_correlator(chain.x))
+    per_chain = torch.stack(correlators).mean(0)  # (chains, n_tau)
+    return {
+        "x2": binned_estimate(torch.stack(x2)), "abs_x": binned_estimate(torch.stack(abs_x)),
+        "kinks": binned_estimate(torch.stack(kinks)),
+        "correlator": per_chain.mean(0),
+        "correlator_err": per_chain.std(0) / math.sqrt(chain.chains),
+        "acceptance_metropolis": sum(r[0] for r in rates) / sweeps,
+        "acceptance_hmc": sum(r[1] for r in rates) / sweeps,
+        "sweeps": sweeps, "chains": chain.chains,
+    }
