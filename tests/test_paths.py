@@ -76,3 +76,47 @@ def test_bad_paths_and_parameters_are_refused():
         path.exact_x2()
     with pytest.raises(TypeError, match="DoubleWellPath"):
         path_monte_carlo(object(), seed=0)
+
+
+def test_the_interpolation_of_two_true_actions_is_the_true_action():
+    from tnborn.physics import interpolate_action
+    x = 1.4 * torch.randn(20, 64, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    actions = {b: DoubleWellPath(64, b).action for b in (20.0, 30.0, 40.0)}
+    predicted = interpolate_action(actions[20.0], 20.0, actions[40.0], 40.0, 30.0)
+    torch.testing.assert_close(predicted(x), actions[30.0](x), rtol=1e-12, atol=0)
+    with pytest.raises(ValueError, match="two different betas"):
+        interpolate_action(actions[20.0], 20.0, actions[40.0], 20.0, 30.0)
+    with pytest.raises(ValueError):
+        interpolate_action(actions[20.0], 20.0, actions[40.0], 40.0, -1.0)
+
+
+def test_compare_actions_reports_the_line_and_learned_action_is_minus_ln_p():
+    from tnborn.flows import RealNVP
+    from tnborn.physics import compare_actions, learned_action
+    path = DoubleWellPath(4, 5.0)
+    x = torch.randn(200, 4, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    exact = compare_actions(lambda y: 2 * path.action(y) + 3, path.action, x)
+    assert exact["slope"] == pytest.approx(2, abs=1e-10)
+    assert exact["offset"] == pytest.approx(3, abs=1e-8) and exact["r2"] == pytest.approx(1)
+    noise = torch.randn(200, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    noisy = compare_actions(lambda y: path.action(y) + noise * path.action(y).std(),
+                            path.action, x)
+    assert 0.3 < noisy["r2"] < 0.7  # signal and noise of equal variance: r2 near 1/2
+    standard_normal = learned_action(RealNVP(4, seed=0))  # untrained: N(0, I)
+    torch.testing.assert_close(standard_normal(x), 0.5 * (x * x).sum(1)
+                               + 2 * np.log(2 * np.pi), rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="non-finite"):
+        compare_actions(path.action, path.action, torch.full((5, 4), float("nan")))
+    with pytest.raises(TypeError):
+        learned_action(path)
+
+
+def test_double_well_paths_are_seeded_and_follow_the_oscillator():
+    from tnborn.datasets import double_well_paths
+    paths = double_well_paths(16, 4.0, 2000, seed=0, lam=0.0, omega=1.0, burn_in=150)
+    assert paths.shape == (2000, 16) and paths.dtype == torch.float64
+    again = double_well_paths(16, 4.0, 50, seed=0, lam=0.0, omega=1.0, burn_in=150)
+    x2 = (paths ** 2).mean(1)
+    exact = DoubleWellPath(16, 4.0, lam=0.0, omega=1.0).exact_x2()
+    assert abs(float(x2.mean()) - exact) < 4 * float(x2.std()) / 2000 ** 0.5
+    torch.testing.assert_close(again, paths[:50], rtol=0, atol=0)  # the same chains

@@ -24,6 +24,7 @@ from tnborn.physics.dual_ising import DualIsing
 from tnborn.physics.toy_densities import DoubleWellDensity, RingDensity
 from tnborn.physics.paths import DoubleWellPath
 from tnborn.physics.path_monte_carlo import kink_count, path_correlator, path_monte_carlo
+from tnborn.physics.actions import compare_actions, interpolate_action, learned_action
 
 __all__ = [
     "CurieWeiss", "Ising2D", "PairwiseHamiltonian", "SherringtonKirkpatrick",
@@ -35,5 +36,5 @@ __all__ = [
     "XY2D", "XYChain", "xy_monte_carlo", "helicity_modulus", "vortex_density",
     "symmetry_test", "rotation", "reflection", "spin_flip", "DualIsing",
     "DoubleWellDensity", "RingDensity", "DoubleWellPath", "kink_count", "path_correlator",
-    "path_monte_carlo",
+    "path_monte_carlo", "compare_actions", "interpolate_action", "learned_action",
 ]
