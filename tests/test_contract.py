@@ -237,7 +237,7 @@ def _cdf_from_nodes(nodes, weights, density):
     return lambda values: np.interp(values, nodes, cumulative)
 
 
-def importance_sample(model, num=1 << 19, nu=3):
+def importance_sample(model, num=1 << 18, nu=3):
     """``(x, w)``: ``num`` draws ``(num, n_sites)`` from a proposal g that knows nothing of
     the model but the mean and covariance of its samples (a multivariate Student t with
     ``nu`` (an integer: the chi-square is a sum of squared normals) degrees of freedom, tails heavier than any flow's, centred on that mean with

@@ -86,7 +86,7 @@ def test_mnist_ttn(tmp_path, monkeypatch):
 
 def test_flow_toy_2d(tmp_path, monkeypatch):
     example = load_example("flow_toy_2d", monkeypatch)
-    results = example.main(["--out", str(tmp_path), "--steps", "150", "--samples", "5000",
+    results = example.main(["--out", str(tmp_path), "--steps", "100", "--samples", "5000",
                             "--blocks", "4", "--no-progress"])
     for result in results.values():
         # a lower bound, and the importance-sampled value within 4 errors of the exact one
