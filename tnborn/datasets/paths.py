@@ -3,11 +3,10 @@ chains of :mod:`tnborn.physics.path_monte_carlo`."""
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 from ..checks import check_int
+from ._chains import collect, pilot_thinning
 
 __all__ = ["double_well_paths"]
 
@@ -24,7 +23,6 @@ def double_well_paths(n_tau: int, beta: float, num: int, *, seed: int, lam: floa
     and the kink count over 200 pilot sweeps (at least 1). Rows are interleaved across
     chains (row k from chain k mod chains); seeded by ``seed``.
     """
-    from ..physics.estimators import integrated_autocorrelation_time
     from ..physics.path_monte_carlo import PathChains, kink_count
     from ..physics.paths import DoubleWellPath
 
@@ -40,13 +38,6 @@ def double_well_paths(n_tau: int, beta: float, num: int, *, seed: int, lam: floa
             state.sweep()
             x2.append((state.x ** 2).mean(-1))
             kinks.append(kink_count(state.x))
-        tau = max(integrated_autocorrelation_time(torch.stack(x2)),
-                  integrated_autocorrelation_time(torch.stack(kinks)))
-        thin = max(1, math.ceil(2 * tau))
+        thin = pilot_thinning([x2, kinks])
     thin = check_int(thin, "thin", 1)
-    drawn = []
-    for _ in range(math.ceil(num / chains)):
-        for _ in range(thin):
-            state.sweep()
-        drawn.append(state.x.clone())
-    return torch.stack(drawn).reshape(-1, n_tau)[:num]
+    return collect(state.sweep, lambda: state.x, num, chains, thin)

@@ -3,11 +3,10 @@ Wolff + Metropolis chains of :mod:`tnborn.physics.xy_monte_carlo`."""
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 from ..checks import check_int, check_seed
+from ._chains import collect, pilot_thinning
 
 __all__ = ["xy_samples"]
 
@@ -25,7 +24,6 @@ def xy_samples(L: int, beta: float, num: int, *, seed: int, J: float = 1.0,
     interleaved across chains (row k comes from chain k mod chains). Seeded by
     ``torch.Generator().manual_seed(seed)``.
     """
-    from ..physics.estimators import integrated_autocorrelation_time
     from ..physics.xy_monte_carlo import XYChains
 
     num = check_int(num, "num", 1)
@@ -38,15 +36,5 @@ def xy_samples(L: int, beta: float, num: int, *, seed: int, J: float = 1.0,
         state.sweep()
         if step >= burn_in // 2:
             energies.append(state.model._energy(state.theta))
-    if thin is None:
-        tau = integrated_autocorrelation_time(torch.stack(energies)) \
-            if len(energies) >= 2 else 1.0
-        thin = max(1, math.ceil(2 * tau))
-    thin = check_int(thin, "thin", 1)
-    rounds = math.ceil(num / chains)
-    drawn = []
-    for _ in range(rounds):
-        for _ in range(thin):
-            state.sweep()
-        drawn.append(state.theta.clone())
-    return torch.stack(drawn).reshape(-1, L * L)[:num]
+    thin = pilot_thinning([energies]) if thin is None else check_int(thin, "thin", 1)
+    return collect(state.sweep, lambda: state.theta, num, chains, thin)

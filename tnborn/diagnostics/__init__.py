@@ -11,5 +11,6 @@ from .mutual_information import mutual_information, mutual_information_profile
 from .renyi import renyi_mutual_information
 from .tables import kl_divergence, log_prob_table
 
-__all__ = ["entanglement_entropy", "gaussian_mutual_information", "kl_divergence", "log_prob_table", "mutual_information",
-           "mutual_information_profile", "renyi_mutual_information"]
+__all__ = ["entanglement_entropy", "gaussian_mutual_information", "kl_divergence",
+           "log_prob_table", "mutual_information", "mutual_information_profile",
+           "renyi_mutual_information"]

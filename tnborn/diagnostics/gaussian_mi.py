@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import torch
 
+from ..base import site_mask
 from ..checks import as_tensor, check_count
 from ..estimate import Estimate
 
@@ -48,17 +49,8 @@ def gaussian_mutual_information(samples, part, *, weights=None, blocks: int = 20
     if num < max(2 * blocks, n + 2):
         raise ValueError(f"{num} samples are too few for a covariance of {n} variables in "
                          f"{blocks} jackknife blocks")
-    mask = torch.zeros(n, dtype=torch.bool)
-    part = as_tensor(part, "part must be a mask or a list of indices")
-    if part.dtype == torch.bool:
-        if part.shape != (n,):
-            raise ValueError(f"a part mask must have shape ({n},), got {tuple(part.shape)}")
-        mask = part.clone()
-    else:
-        if part.numel() and not (0 <= int(part.min()) and int(part.max()) < n):
-            raise ValueError(f"part indices must lie in 0..{n - 1}")
-        mask[part.long()] = True
-    if not 0 < int(mask.sum()) < n:
+    mask = site_mask(part, n)
+    if bool(mask.all()):
         raise ValueError("part must hold some but not all of the variables")
     w = torch.ones(num, dtype=torch.float64) if weights is None else \
         as_tensor(weights, "weights must be a tensor or array").to(torch.float64)

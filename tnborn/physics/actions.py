@@ -18,6 +18,7 @@ import torch
 
 from ..base import GenerativeModel
 from ..checks import as_tensor, check_beta
+from ..supports import Real
 
 __all__ = ["learned_action", "compare_actions", "interpolate_action"]
 
@@ -42,8 +43,7 @@ def compare_actions(learned, true, paths) -> dict:
     x = as_tensor(paths, "paths must be a tensor or array")
     if x.ndim != 2 or x.shape[0] < 3:
         raise ValueError(f"paths must have shape (N, n) with N >= 3, got {tuple(x.shape)}")
-    if not bool(torch.isfinite(x).all()):
-        raise ValueError("paths contain non-finite values")
+    x = Real().validate(x, x.shape[1], name="paths")
     s_true = true(x).to(torch.float64).reshape(-1)
     s_learned = learned(x).to(torch.float64).reshape(-1)
     design = torch.stack([s_true, torch.ones_like(s_true)], 1)

@@ -42,7 +42,7 @@ import torch
 from ..base import GenerativeModel
 from ..checks import check_count
 from ..estimate import MIN_ESS, MIN_ESS_FRACTION, ess_warnings, importance_ess
-from .validation import check_hamiltonian_matches, resolve_target
+from .validation import resolve_target
 
 #: neural MCMC acceptance rate below which its estimates are reported unreliable.
 MIN_ACCEPTANCE = 1e-2
@@ -119,12 +119,11 @@ def free_energy(model: GenerativeModel, hamiltonian, beta: float | None = None, 
       ``min_ess_fraction``, ``min_ess``;
     * ``num``, ``n_sites``.
     """
-    beta, energy_of = resolve_target(hamiltonian, beta)
+    beta, energy_of = resolve_target(model, hamiltonian, beta)
     num = check_count(num, "num")
     if num < 2:
         raise ValueError(f"num must be at least 2 for error bars, got {num}")
     batch_size = check_count(batch_size, "batch_size")
-    check_hamiltonian_matches(model, hamiltonian, beta)
     generator = model.random_stream(generator)
     x, log_q, energy = _draw(model, energy_of, num, batch_size, generator)
     n = model.n_sites
@@ -230,12 +229,11 @@ def neural_mcmc(model: GenerativeModel, hamiltonian, beta: float | None = None, 
     tau_int <= 2 w_max - 1 for any observable once w_max is seen; ``min_acceptance``,
     ``min_steps_per_tau``) by the rule of the module docstring.
     """
-    beta, energy_of = resolve_target(hamiltonian, beta)
+    beta, energy_of = resolve_target(model, hamiltonian, beta)
     steps = check_count(steps, "steps")
     chains = check_count(chains, "chains")
     if not isinstance(burn_in, int) or burn_in < 0:
         raise ValueError(f"burn_in must be a non-negative int, got {burn_in!r}")
-    check_hamiltonian_matches(model, hamiltonian, beta)
     generator = model.random_stream(generator)
     with torch.no_grad():
         x, log_q = model.sample_and_log_prob(chains, generator=generator)

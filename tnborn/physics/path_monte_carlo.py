@@ -68,6 +68,7 @@ class PathChains:
         self._classes = [c for c in (sites[(sites % 2 == 0) & (sites != n - 1)] if last
                                      else sites[sites % 2 == 0], sites[sites % 2 == 1],
                                      torch.tensor(last, dtype=torch.long)) if len(c)]
+        self._tuning = []  # the acceptances since the last retuning
         self._left = torch.roll(sites, 1)
         self._right = torch.roll(sites, -1)
 
@@ -110,7 +111,7 @@ class PathChains:
         """One Metropolis sweep and one HMC trajectory; the mean acceptances."""
         metropolis, hmc = self._metropolis(), self._hmc()
         if tune:
-            self._tuning = getattr(self, "_tuning", []) + [(metropolis, hmc)]
+            self._tuning.append((metropolis, hmc))
             if len(self._tuning) == 10:
                 m_rate = torch.stack([t[0] for t in self._tuning]).mean(0)
                 h_rate = torch.stack([t[1] for t in self._tuning]).mean(0)

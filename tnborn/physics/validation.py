@@ -29,36 +29,32 @@ def is_density(target) -> bool:
     return hasattr(target, "log_density") and not hasattr(target, "energy")
 
 
-def resolve_target(target, beta):
-    """``(beta, energy)`` of a target: the given beta and ``target.energy`` for a
-    Hamiltonian, 1.0 and -``target.log_density`` for a density (which takes no beta)."""
+def resolve_target(model, target, beta):
+    """``(beta, energy)`` of a target for ``model``: the given beta and ``target.energy``
+    for a Hamiltonian, 1.0 and -``target.log_density`` for a density (which takes no
+    beta). The model must describe configurations of the target's sites on its support
+    (binary spins unless the target says otherwise, e.g. angles for the XY model, reals
+    for a density), and a model that embeds a Hamiltonian must embed this one at that
+    beta (``model.check_hamiltonian``)."""
+    if not hasattr(target, "n_sites") or not (hasattr(target, "energy")
+                                              or hasattr(target, "log_density")):
+        raise TypeError(f"{type(target).__name__} is neither a Hamiltonian (.energy(x), "
+                        ".n_sites) nor a density (.log_density(x), .n_sites)")
     if is_density(target):
         if beta is not None:
             raise ValueError(f"{type(target).__name__} is a density with its temperature "
                              f"built in: call without beta (got beta={beta!r})")
-        return 1.0, lambda x: -target.log_density(x)
-    if not hasattr(target, "energy") or not hasattr(target, "n_sites"):
-        raise TypeError(f"{type(target).__name__} is neither a Hamiltonian (.energy(x), "
-                        ".n_sites) nor a density (.log_density(x), .n_sites)")
-    if beta is None:
-        raise ValueError(f"{type(target).__name__} is a Hamiltonian: beta is required")
-    return check_beta(beta), target.energy
-
-
-def check_hamiltonian_matches(model, hamiltonian, beta) -> None:
-    """The model must describe configurations of the target's sites on its support
-    (binary spins unless the target says otherwise, e.g. angles for the XY model, reals
-    for a density), and a model that embeds a Hamiltonian must embed this one at ``beta``
-    (``model.check_hamiltonian``)."""
-    if not hasattr(hamiltonian, "n_sites") or not (hasattr(hamiltonian, "energy")
-                                                   or hasattr(hamiltonian, "log_density")):
-        raise TypeError(f"{type(hamiltonian).__name__} is not a Hamiltonian "
-                        "(needs .energy(x) and .n_sites) or a density (.log_density(x))")
-    support = hamiltonian_support(hamiltonian)
+        beta, energy = 1.0, lambda x: -target.log_density(x)
+    else:
+        if beta is None:
+            raise ValueError(f"{type(target).__name__} is a Hamiltonian: beta is required")
+        beta, energy = check_beta(beta), target.energy
+    support = hamiltonian_support(target)
     if model.support != support:
-        raise ValueError(f"{type(hamiltonian).__name__} needs a model on {support}, "
+        raise ValueError(f"{type(target).__name__} needs a model on {support}, "
                          f"{type(model).__name__} is on {model.support}")
-    if model.n_sites != hamiltonian.n_sites:
+    if model.n_sites != target.n_sites:
         raise ValueError(f"the model has {model.n_sites} sites but the Hamiltonian has "
-                         f"{hamiltonian.n_sites}")
-    model.check_hamiltonian(hamiltonian, beta)
+                         f"{target.n_sites}")
+    model.check_hamiltonian(target, beta)
+    return beta, energy

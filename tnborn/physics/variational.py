@@ -33,7 +33,7 @@ import torch
 from ..base import GenerativeModel
 from ..checks import check_count, check_positive
 from ..fitloop import FitLoop
-from .validation import check_hamiltonian_matches, resolve_target
+from .validation import resolve_target
 
 #: relative shortfall of the last step's annealed beta_t below the target beta beyond
 #: which a run did not reach its target (``beta_reached`` False).
@@ -103,7 +103,7 @@ def train_variational(model: GenerativeModel, hamiltonian, beta: float | None = 
     standard deviation), ``energy`` (batch mean; -ln pi for a density), ``seconds``
     (cumulative).
     """
-    beta, energy_of = resolve_target(hamiltonian, beta)
+    beta, energy_of = resolve_target(model, hamiltonian, beta)
     estimator = _choose_estimator(model, estimator)
     batch_size = check_count(batch_size, "batch_size")
     log_every = check_count(log_every, "log_every")
@@ -113,7 +113,6 @@ def train_variational(model: GenerativeModel, hamiltonian, beta: float | None = 
     lr = check_positive(lr, "lr")
     if clip_grad is not None:
         clip_grad = check_positive(clip_grad, "clip_grad")
-    check_hamiltonian_matches(model, hamiltonian, beta)
     if z2:
         if not model.supports_z2:
             raise TypeError(f"z2=True needs a model that supports the global flip "
