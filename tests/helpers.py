@@ -8,6 +8,9 @@ import numpy as np
 import scipy.stats
 import torch
 
+from tnborn.base import GenerativeModel
+from tnborn.supports import Discrete
+
 
 def all_configurations(n_sites: int, local_dim: int) -> torch.Tensor:
     """Every configuration in lexicographic order, LongTensor (local_dim**n_sites, n_sites)."""
@@ -46,3 +49,24 @@ def chi_square_pvalue(counts, probabilities, min_expected: float = 5.0) -> float
         obs.append(counts[~big].sum())
         exp.append(expected[~big].sum())
     return float(scipy.stats.chisquare(obs, exp).pvalue)
+
+
+class TableModel(GenerativeModel):
+    """An exact distribution given by ln-weights of all 2^n configurations."""
+
+    fit_unit = None
+
+    def __init__(self, log_weights: torch.Tensor, n: int):
+        super().__init__()
+        self.n_sites, self.support = n, Discrete(2)
+        self.register_buffer("table", torch.log_softmax(log_weights.double(), 0))
+        self.configurations = all_configurations(n, 2)
+        self._start_rng(0)
+
+    def _log_prob(self, x):
+        return self.table[codes(x, 2)]
+
+    def _sample(self, num, generator):
+        index = torch.multinomial(self.table.exp(), num, replacement=True,
+                                  generator=generator)
+        return self.configurations[index]

@@ -219,6 +219,32 @@ def test_xy_prints_the_table_and_writes_the_figures(tmp_path, capsys):
         assert_png(tmp_path / f"{name}.png")
 
 
+def test_phases_prints_the_table_and_resumes(tmp_path, capsys):
+    argv = ["phases", "--sizes", "3,4", "--temperatures", "1.8,2.4,3.0", "--samples", "400",
+            "--model-samples", "400", "--epochs", "1", "--copies", "1", "--out", tmp_path,
+            "--no-progress", "--threads", "1"]
+    code, out, err = run(argv, capsys)
+    assert code == 0, err
+    assert out.startswith("| L | T | beta J learned | beta J true |")
+    assert "| 4 | 2.4 | " in out and "Onsager T_c = 2.2692" in out
+    result = json.loads((tmp_path / "results.json").read_text())
+    assert [p["T"] for p in result["points"][1]] == [1.8, 2.4, 3.0]
+    assert_png(tmp_path / "phases.png")
+    code, again, err = run(argv, capsys)  # from the checkpoint: the same numbers
+    assert code == 0 and again == out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["phases", "--temperatures", "2,1.8,2.4"], "strictly increasing"),
+    (["action", "--betas", "20,20"], "two different betas"),
+    (["action", "--betas", "20"], "--betas takes two values"),
+])
+def test_study_commands_refuse_bad_settings(argv, message, tmp_path, capsys):
+    code, out, err = run([*argv, "--out", tmp_path, "--no-progress"], capsys)
+    assert_one_line_error(code, out, err, 1)
+    assert message in err
+
+
 def test_ising_prints_the_exact_free_energy(capsys):
     """The issue's run at a smaller size: 3 annealed steps end far from beta 0.44, so the
     final beta is printed, the variational F (and any number flagged) carries the
@@ -270,7 +296,7 @@ def test_ising_prints_error_bars_only_for_reliable_numbers(monkeypatch, capsys):
 
 # -------------------------------------------------------------------- errors
 @pytest.mark.parametrize("command", ["train", "sample", "inpaint", "compare", "ising", "xy",
-                                     "demo"])
+                                     "phases", "action", "demo"])
 def test_every_command_has_help(command, capsys):
     code, out, _ = run([command, "--help"], capsys)
     assert code == 0 and out.startswith(f"usage: tnborn {command}")

@@ -95,3 +95,23 @@ def test_flow_toy_2d(tmp_path, monkeypatch):
         assert abs(result["log_z_importance"] - result["log_z_exact"]) < 4 * result[
             "log_z_importance_err"] + 1e-3
     assert_pngs(tmp_path, ["flow_toy_2d.png"])
+
+
+def test_ising_phases(tmp_path, monkeypatch):
+    example = load_example("ising_phases", monkeypatch)
+    result = example.main(["--out", str(tmp_path), "--sizes", "3", "4", "--temperatures",
+                           "1.8", "2.4", "3.0", "--samples", "500", "--epochs", "1",
+                           "--no-progress"])
+    assert result["sizes"] == [3, 4] and len(result["points"][1]) == 3
+    assert_pngs(tmp_path, ["phases.png"])
+
+
+def test_double_well_action(tmp_path, monkeypatch):
+    example = load_example("double_well_action", monkeypatch)
+    result = example.main(["--out", str(tmp_path), "--n-tau", "8", "--paths", "200",
+                           "--test-paths", "50", "--data-thin", "2",
+                           "--epochs", "1", "--hidden", "8", "--mc-sweeps", "20",
+                           "--no-progress"])
+    assert [r["beta"] for r in result["learned"]] == [10.0, 20.0]
+    assert result["prediction"]["mc_predicted"]["x2"]["num"] == 20 * 64
+    assert_pngs(tmp_path, ["actions.png"])

@@ -23,30 +23,10 @@ from tnborn.physics import (Ising2D, fit_couplings, ising2d_log_z, learn_hamilto
                             lattice_pairs, lattice_plaquettes, lattice_triples)
 from tnborn.supports import Discrete
 
-from .helpers import all_configurations, codes
+from .helpers import TableModel, all_configurations, codes
 
 
 # ---------------------------------------------------------------------- references
-class TableModel(GenerativeModel):
-    """An exact distribution given by ln-weights of all 2^n configurations."""
-
-    fit_unit = None
-
-    def __init__(self, log_weights: torch.Tensor, n: int):
-        super().__init__()
-        self.n_sites, self.support = n, Discrete(2)
-        self.register_buffer("table", torch.log_softmax(log_weights.double(), 0))
-        self._start_rng(0)
-
-    def _log_prob(self, x):
-        return self.table[codes(x, 2)]
-
-    def _sample(self, num, generator):
-        index = torch.multinomial(self.table.exp(), num, replacement=True,
-                                  generator=generator)
-        return enumeration(self.n_sites)[index]
-
-
 class IsingBoltzmann(GenerativeModel):
     """ln p = -beta E - ln Z of the periodic L x L Ising model (Kaufman's ln Z)."""
 

@@ -120,3 +120,52 @@ def test_double_well_paths_are_seeded_and_follow_the_oscillator():
     exact = DoubleWellPath(16, 4.0, lam=0.0, omega=1.0).exact_x2()
     assert abs(float(x2.mean()) - exact) < 4 * float(x2.std()) / 2000 ** 0.5
     torch.testing.assert_close(again, paths[:50], rtol=0, atol=0)  # the same chains
+
+
+def test_action_monte_carlo_on_a_callable_reproduces_the_harmonic_oscillator():
+    """ActionChains (one-site Metropolis on the full action, HMC by autograd) knows
+    nothing of the path's locality: given its action as a plain callable it must still
+    reproduce the exact <x^2>."""
+    from tnborn.physics import action_monte_carlo
+    path = DoubleWellPath(10, 4.0, lam=0.0, omega=1.0)
+    result = action_monte_carlo(lambda x: path.action(x), 10, chains=32, sweeps=500,
+                                burn_in=150, seed=3, step=0.6)
+    x2 = result["x2"]
+    assert x2.reliable, x2.warnings
+    assert abs(x2.value - path.exact_x2()) < 3 * x2.stderr, (x2, path.exact_x2())
+    assert 0.35 < result["acceptance_metropolis"] < 0.65
+    with pytest.raises(TypeError, match="callable"):
+        action_monte_carlo("S", 10, seed=0)
+
+
+def test_symmetry_copies_keep_the_true_action_and_the_symmetrized_action_is_normalized():
+    from tnborn import ContinuousMADE
+    from tnborn.action_workflow import symmetrized_action
+    from tnborn.datasets import path_symmetry_copies
+    from tnborn.supports import Real
+    g = torch.Generator().manual_seed(4)
+    path = DoubleWellPath(12, 5.0)
+    x = torch.randn(50, 12, generator=g, dtype=torch.float64)
+    images = path_symmetry_copies(x, 3, generator=g)
+    assert images.shape == (150, 12)
+    torch.testing.assert_close(path.action(images), path.action(x).repeat(3), rtol=1e-12,
+                               atol=1e-12)
+    assert not torch.equal(images[:50], x)
+    # the group average over both time shifts and the sign flip of a 2-site model is a
+    # normalized density (quadrature) with the symmetries of the group
+    model = ContinuousMADE(2, support=Real(), family="gaussian", components=2, hidden=8,
+                           seed=1)
+    action = symmetrized_action(model, 2)
+    grid = torch.linspace(-9, 9, 601, dtype=torch.float64)
+    mesh = torch.cartesian_prod(grid, grid)
+    step = float(grid[1] - grid[0])
+    with torch.no_grad():
+        mass = float(torch.exp(-action(mesh)).sum()) * step ** 2
+        assert mass == pytest.approx(1.0, abs=1e-6)
+        y = torch.randn(20, 2, generator=g, dtype=torch.float64)
+        torch.testing.assert_close(action(y), action(torch.roll(y, 1, -1)))
+        torch.testing.assert_close(action(y), action(-y))
+    with pytest.raises(ValueError, match="divide"):
+        symmetrized_action(model, 3)
+    with pytest.raises(ValueError, match="non-finite"):
+        path_symmetry_copies(torch.full((2, 4), float("nan")), 1, generator=g)

@@ -87,3 +87,14 @@ XY_MODELS = ("can-made", "can-pixelcnn")
 XY_DEFAULTS = {"L": 8, "temperatures": (0.7, 0.9, 1.1, 1.3), "model": "can-pixelcnn",
                "steps": 3000, "batch_size": 500, "lr": 3e-3, "beta_anneal": 0.99,
                "samples": 50_000, "mc_sweeps": 3000}
+
+# `tnborn phases` (docs/results_phases.md): 9 temperatures 1.6 .. 3.2 as in the issue
+PHASE_DEFAULTS = {"sizes": (8, 16), "temperatures": tuple(round(1.6 + 0.2 * k, 10)
+                                                         for k in range(9)),
+                  "samples": 20_000, "model_samples": 20_000, "epochs": 15, "copies": 8,
+                  "lr": 1e-3}
+# `tnborn action` (docs/results_actions.md)
+ACTION_DEFAULTS = {"n_tau": 64, "betas": (20.0, 40.0), "predict": 30.0, "paths": 30_000,
+                   "test_paths": 5_000, "copies": 8, "epochs": 12, "hidden": 256,
+                   "components": 4, "average": 16, "mc_chains": 64, "mc_sweeps": 800,
+                   "mc_burn_in": 200}

@@ -1,4 +1,5 @@
-"""The `tnborn` command: train, sample, inpaint, compare, ising, xy and demo.
+"""The `tnborn` command: train, sample, inpaint, compare, ising, xy, phases, action and
+demo.
 
 Every subcommand has ``--help``. Budgets (``--budget``) are sweeps/epochs as a bare
 integer (``10``) or training time with a unit (``60s``, ``2m``, ``1.5h``); see
@@ -504,6 +505,9 @@ def build_parser() -> argparse.ArgumentParser:
     xy.add_argument("--out", default="runs/xy", metavar="DIR",
                     help="output folder (default: runs/xy)")
     xy.set_defaults(handler=_xy)
+
+    from .cli_studies import add_study_commands
+    add_study_commands(commands, [common, training])
 
     demo = commands.add_parser(
         "demo", parents=[common, training], help="short demonstration runs with figures",

@@ -9,10 +9,10 @@ downloaded at run time.
 
 from tnborn.datasets.bars_and_stripes import bars_and_stripes
 from tnborn.datasets.digits import digits
-from tnborn.datasets.ising import ising_samples
+from tnborn.datasets.ising import ising_samples, lattice_translation_copies
 from tnborn.datasets.mnist import mnist, read_idx
-from tnborn.datasets.paths import double_well_paths
+from tnborn.datasets.paths import double_well_paths, path_symmetry_copies
 from tnborn.datasets.xy import xy_samples
 
-__all__ = ["bars_and_stripes", "digits", "double_well_paths", "ising_samples", "mnist",
-           "read_idx", "xy_samples"]
+__all__ = ["bars_and_stripes", "digits", "double_well_paths", "ising_samples",
+           "lattice_translation_copies", "mnist", "path_symmetry_copies", "read_idx", "xy_samples"]

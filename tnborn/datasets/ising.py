@@ -17,9 +17,9 @@ import random
 import numpy as np
 import torch
 
-from ..checks import check_int, check_positive, check_seed
+from ..checks import as_tensor, check_int, check_positive, check_seed
 
-__all__ = ["ising_samples"]
+__all__ = ["ising_samples", "lattice_translation_copies"]
 
 _MIN_PILOT_FLIPS = 100
 
@@ -124,3 +124,22 @@ def ising_samples(L: int, beta, num: int, *, seed: int, J: float = 1.0,
             _wolff_update(spins, nbrs, p, rng)
         out[k] = spins
     return torch.from_numpy(out)
+
+
+def lattice_translation_copies(x, L: int, copies: int, *,
+                               generator: torch.Generator) -> torch.Tensor:
+    """``copies`` images of every configuration ``(N, L*L)`` (row-major) under a random
+    translation of the periodic lattice each: ``(copies * N, L*L)``, data augmentation
+    by an exact symmetry of the periodic Ising model."""
+    L = check_int(L, "L", 2)
+    copies = check_int(copies, "copies", 1)
+    x = as_tensor(x, "configurations must be a tensor or array")
+    if x.ndim != 2 or x.shape[1] != L * L:
+        raise ValueError(f"configurations must have shape (N, {L * L}), got {tuple(x.shape)}")
+    images = x.reshape(-1, L, L).repeat(copies, 1, 1)
+    count = images.shape[0]
+    lines = torch.arange(L)
+    rows = (lines + torch.randint(0, L, (count, 1), generator=generator)) % L
+    cols = (lines + torch.randint(0, L, (count, 1), generator=generator)) % L
+    shifted = images[torch.arange(count)[:, None, None], rows[:, :, None], cols[:, None, :]]
+    return shifted.reshape(count, L * L)

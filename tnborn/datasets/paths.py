@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import torch
 
-from ..checks import check_int
+from ..checks import as_tensor, check_int
+from ..supports import Real
 from ._chains import collect, pilot_thinning
 
-__all__ = ["double_well_paths"]
+__all__ = ["double_well_paths", "path_symmetry_copies"]
 
 
 def double_well_paths(n_tau: int, beta: float, num: int, *, seed: int, lam: float = 4.0,
@@ -41,3 +42,23 @@ def double_well_paths(n_tau: int, beta: float, num: int, *, seed: int, lam: floa
         thin = pilot_thinning([x2, kinks])
     thin = check_int(thin, "thin", 1)
     return collect(state.sweep, lambda: state.x, num, chains, thin)
+
+
+def path_symmetry_copies(paths, copies: int, *, generator: torch.Generator) -> torch.Tensor:
+    """``copies`` images of every path ``(N, n)`` under random exact symmetries of the
+    periodic double-well action: a cyclic time shift, time reversal (probability 1/2)
+    and x -> -x (probability 1/2). Returns ``(copies * N, n)``: data augmentation for a
+    model that should learn the symmetric action."""
+    x = as_tensor(paths, "paths must be a tensor or array")
+    if x.ndim != 2:
+        raise ValueError(f"paths must have shape (N, n), got {tuple(x.shape)}")
+    x = Real().validate(x, x.shape[1], name="paths")
+    copies = check_int(copies, "copies", 1)
+    num, n = x.shape
+    x = x.repeat(copies, 1)
+    shifts = torch.randint(0, n, (copies * num, 1), generator=generator)
+    x = torch.gather(x, 1, (torch.arange(n) + shifts) % n)
+    reverse = torch.rand(copies * num, generator=generator) < 0.5
+    x[reverse] = x[reverse].flip(1)
+    signs = torch.where(torch.rand(copies * num, 1, generator=generator) < 0.5, -1.0, 1.0)
+    return x * signs.to(x.dtype)

@@ -23,8 +23,12 @@ from tnborn.physics.symmetry import reflection, rotation, spin_flip, symmetry_te
 from tnborn.physics.dual_ising import DualIsing
 from tnborn.physics.toy_densities import DoubleWellDensity, RingDensity
 from tnborn.physics.paths import DoubleWellPath
-from tnborn.physics.path_monte_carlo import kink_count, path_correlator, path_monte_carlo
+from tnborn.physics.path_monte_carlo import (action_monte_carlo, kink_count, path_correlator,
+                                             path_monte_carlo)
 from tnborn.physics.actions import compare_actions, interpolate_action, learned_action
+from tnborn.physics.phases import (abs_magnetization, binder_crossing, binder_cumulant,
+                                   fit_magnetization)
+from tnborn.physics.phase_scan import combine_scans, phase_scan
 
 __all__ = [
     "CurieWeiss", "Ising2D", "PairwiseHamiltonian", "SherringtonKirkpatrick",
@@ -36,5 +40,7 @@ __all__ = [
     "XY2D", "XYChain", "xy_monte_carlo", "helicity_modulus", "vortex_density",
     "symmetry_test", "rotation", "reflection", "spin_flip", "DualIsing",
     "DoubleWellDensity", "RingDensity", "DoubleWellPath", "kink_count", "path_correlator",
-    "path_monte_carlo", "compare_actions", "interpolate_action", "learned_action",
+    "path_monte_carlo", "action_monte_carlo", "compare_actions", "interpolate_action",
+    "learned_action", "abs_magnetization", "binder_cumulant", "binder_crossing",
+    "fit_magnetization", "phase_scan", "combine_scans",
 ]

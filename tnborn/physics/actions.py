@@ -24,13 +24,13 @@ __all__ = ["learned_action", "compare_actions", "interpolate_action"]
 
 
 def learned_action(model: GenerativeModel):
-    """S_theta(x) = -ln p_theta(x) of a fitted model, a callable on paths ``(..., n)``."""
+    """S_theta(x) = -ln p_theta(x) of a fitted model, a callable on paths ``(..., n)``
+    (differentiable in x, e.g. for HMC)."""
     if not isinstance(model, GenerativeModel):
         raise TypeError(f"model must be a tnborn GenerativeModel, got {type(model).__name__}")
 
     def action(x) -> torch.Tensor:
-        with torch.no_grad():
-            return -model.log_prob(x).to(torch.float64)
+        return -model.log_prob(x).to(torch.float64)
     return action
 
 
@@ -44,8 +44,9 @@ def compare_actions(learned, true, paths) -> dict:
     if x.ndim != 2 or x.shape[0] < 3:
         raise ValueError(f"paths must have shape (N, n) with N >= 3, got {tuple(x.shape)}")
     x = Real().validate(x, x.shape[1], name="paths")
-    s_true = true(x).to(torch.float64).reshape(-1)
-    s_learned = learned(x).to(torch.float64).reshape(-1)
+    with torch.no_grad():
+        s_true = true(x).to(torch.float64).reshape(-1)
+        s_learned = learned(x).to(torch.float64).reshape(-1)
     design = torch.stack([s_true, torch.ones_like(s_true)], 1)
     (slope, offset) = torch.linalg.lstsq(design, s_learned[:, None]).solution[:, 0].tolist()
     residual = s_learned - slope * s_true - offset

@@ -25,11 +25,12 @@ import math
 
 import torch
 
-from ..checks import check_count, check_int, check_seed
+from ..checks import check_count, check_int, check_positive, check_seed
 from .paths import DoubleWellPath
 from .xy_monte_carlo import binned_estimate
 
-__all__ = ["PathChains", "path_monte_carlo", "kink_count", "path_correlator"]
+__all__ = ["PathChains", "ActionChains", "path_monte_carlo", "action_monte_carlo", "kink_count",
+           "path_correlator"]
 
 
 def kink_count(x: torch.Tensor, smooth: int = 4) -> torch.Tensor:
@@ -55,25 +56,34 @@ class PathChains:
         if not isinstance(path, DoubleWellPath):
             raise TypeError(f"path must be a DoubleWellPath, got {type(path).__name__}")
         self.path = path
-        self.chains = check_count(chains, "chains")
-        self.leapfrog = check_count(leapfrog, "leapfrog")
-        self.generator = torch.Generator().manual_seed(check_seed(seed))
         n = path.n_tau
-        self.x = 0.1 * torch.randn(self.chains, n, generator=self.generator, dtype=torch.float64)
-        self.step = torch.full((self.chains, 1), math.sqrt(path.a / path.m), dtype=torch.float64)
-        self.eps = torch.full((self.chains, 1), 0.3 * math.sqrt(path.a / path.m),
-                              dtype=torch.float64)
+        self._start(n, chains, seed, leapfrog, math.sqrt(path.a / path.m))
         sites = torch.arange(n)
         last = [n - 1] if n % 2 else []  # with odd n, sites 0 and n - 1 are neighbours
         self._classes = [c for c in (sites[(sites % 2 == 0) & (sites != n - 1)] if last
                                      else sites[sites % 2 == 0], sites[sites % 2 == 1],
                                      torch.tensor(last, dtype=torch.long)) if len(c)]
-        self._tuning = []  # the acceptances since the last retuning
         self._left = torch.roll(sites, 1)
         self._right = torch.roll(sites, -1)
 
+    def _start(self, n: int, chains: int, seed: int, leapfrog: int, step: float) -> None:
+        self.n_sites = n
+        self.chains = check_count(chains, "chains")
+        self.leapfrog = check_count(leapfrog, "leapfrog")
+        self.generator = torch.Generator().manual_seed(check_seed(seed))
+        self.x = 0.1 * torch.randn(self.chains, n, generator=self.generator, dtype=torch.float64)
+        self.step = torch.full((self.chains, 1), step, dtype=torch.float64)
+        self.eps = torch.full((self.chains, 1), 0.3 * step, dtype=torch.float64)
+        self._tuning = []  # the acceptances since the last retuning
+
     def _uniform(self, shape) -> torch.Tensor:
         return torch.rand(shape, generator=self.generator, dtype=torch.float64)
+
+    def _action(self, x: torch.Tensor) -> torch.Tensor:
+        return self.path._action(x)
+
+    def _gradient(self, x: torch.Tensor) -> torch.Tensor:
+        return self.path._gradient(x)
 
     def _metropolis(self) -> torch.Tensor:
         """One sweep of site updates; the acceptance per chain ``(chains, 1)``."""
@@ -87,21 +97,21 @@ class PathChains:
             accept = torch.log(self._uniform(old.shape)) < -d_action
             self.x[:, sites] = torch.where(accept, new, old)
             accepted += accept.sum(1, keepdim=True)
-        return accepted / self.path.n_tau
+        return accepted / self.n_sites
 
     def _hmc(self) -> torch.Tensor:
         """One HMC trajectory per chain; the acceptance ``(chains, 1)`` (0 or 1)."""
         x0 = self.x
         p = torch.randn(x0.shape, generator=self.generator, dtype=torch.float64)
-        h0 = self.path.action(x0) + 0.5 * (p * p).sum(-1)
+        h0 = self._action(x0) + 0.5 * (p * p).sum(-1)
         x = x0.clone()
-        p = p - 0.5 * self.eps * self.path._gradient(x)
+        p = p - 0.5 * self.eps * self._gradient(x)
         for k in range(self.leapfrog):
             x = x + self.eps * p
             if k < self.leapfrog - 1:
-                p = p - self.eps * self.path._gradient(x)
-        p = p - 0.5 * self.eps * self.path._gradient(x)
-        h1 = self.path.action(x) + 0.5 * (p * p).sum(-1)
+                p = p - self.eps * self._gradient(x)
+        p = p - 0.5 * self.eps * self._gradient(x)
+        h1 = self._action(x) + 0.5 * (p * p).sum(-1)
         d_h = torch.nan_to_num(h1 - h0, nan=math.inf)
         accept = (torch.log(self._uniform(d_h.shape)) < -d_h)[:, None]
         self.x = torch.where(accept, x, x0)
@@ -121,6 +131,48 @@ class PathChains:
         return float(metropolis.mean()), float(hmc.mean())
 
 
+class ActionChains(PathChains):
+    """The chains of :class:`PathChains` for any action ``S(x)`` on paths ``(chains, n)``
+    (a callable, e.g. :func:`tnborn.physics.interpolate_action`): Metropolis updates one
+    site at a time (S is not assumed local: n evaluations of S per sweep) and HMC with
+    the gradient of S by autograd; ``step`` is the initial Metropolis step."""
+
+    def __init__(self, action, n_sites: int, *, chains: int, seed: int, leapfrog: int = 10,
+                 step: float = 0.5):
+        if not callable(action):
+            raise TypeError(f"action must be a callable on paths, got {type(action).__name__}")
+        self.action = action
+        self._start(check_int(n_sites, "n_sites", 2), chains, seed, leapfrog,
+                    check_positive(step, "step"))
+
+    def _action(self, x: torch.Tensor) -> torch.Tensor:
+        """S per chain; +inf for a trial path that left the finite numbers (rejected)."""
+        finite = torch.isfinite(x).all(-1)
+        with torch.no_grad():
+            action = self.action(torch.where(finite[:, None], x, 0.0))
+        return torch.where(finite, action.to(torch.float64).reshape(self.chains), math.inf)
+
+    def _gradient(self, x: torch.Tensor) -> torch.Tensor:
+        finite = torch.isfinite(x).all(-1, keepdim=True)
+        with torch.enable_grad():
+            x = torch.where(finite, x, 0.0).detach().requires_grad_(True)
+            (gradient,) = torch.autograd.grad(self.action(x).sum(), x)
+        return torch.where(finite, gradient.to(torch.float64), 0.0)
+
+    def _metropolis(self) -> torch.Tensor:
+        accepted = torch.zeros(self.chains, 1, dtype=torch.float64)
+        current = self._action(self.x)
+        for site in range(self.n_sites):
+            new = self.x.clone()
+            new[:, site] += self.step[:, 0] * (2 * self._uniform(self.chains) - 1)
+            proposed = self._action(new)
+            accept = torch.log(self._uniform(self.chains)) < current - proposed
+            self.x = torch.where(accept[:, None], new, self.x)
+            current = torch.where(accept, proposed, current)
+            accepted[:, 0] += accept
+        return accepted / self.n_sites
+
+
 def path_monte_carlo(path: DoubleWellPath, *, chains: int = 32, sweeps: int = 2000,
                      burn_in: int = 300, seed: int, leapfrog: int = 10,
                      smooth: int = 4) -> dict:
@@ -132,9 +184,24 @@ def path_monte_carlo(path: DoubleWellPath, *, chains: int = 32, sweeps: int = 20
     ``correlator_err`` (over the chain means), ``acceptance_metropolis``,
     ``acceptance_hmc``, ``sweeps``, ``chains``.
     """
+    chain = PathChains(path, chains=chains, seed=seed, leapfrog=leapfrog)
+    return _measure(chain, sweeps, burn_in, smooth)
+
+
+def action_monte_carlo(action, n_sites: int, *, chains: int = 32, sweeps: int = 2000,
+                       burn_in: int = 300, seed: int, leapfrog: int = 10, step: float = 0.5,
+                       smooth: int = 4) -> dict:
+    """:func:`path_monte_carlo` for any action ``S(x)`` on periodic paths of ``n_sites``
+    (e.g. the predicted action of :func:`tnborn.physics.interpolate_action`), sampled
+    by :class:`ActionChains`; the same observables and keys."""
+    chain = ActionChains(action, n_sites, chains=chains, seed=seed, leapfrog=leapfrog,
+                         step=step)
+    return _measure(chain, sweeps, burn_in, smooth)
+
+
+def _measure(chain: PathChains, sweeps: int, burn_in: int, smooth: int) -> dict:
     sweeps = check_count(sweeps, "sweeps")
     burn_in = check_int(burn_in, "burn_in", 0)
-    chain = PathChains(path, chains=chains, seed=seed, leapfrog=leapfrog)
     for _ in range(burn_in):
         chain.sweep(tune=True)
     x2, abs_x, kinks, correlators, rates = [], [], [], [], []

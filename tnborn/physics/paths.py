@@ -52,7 +52,9 @@ class DoubleWellPath:
 
     def kinetic_part(self, x) -> torch.Tensor:
         """K = (n m / 2) sum_i (x_{i+1} - x_i)^2 of paths ``(..., n_tau)``: ``(...)``."""
-        x = self._paths(x)
+        return self._kinetic(self._paths(x))
+
+    def _kinetic(self, x: torch.Tensor) -> torch.Tensor:
         return 0.5 * self.n_tau * self.m * ((torch.roll(x, -1, -1) - x) ** 2).sum(-1)
 
     def potential_part(self, x) -> torch.Tensor:
@@ -61,7 +63,11 @@ class DoubleWellPath:
 
     def action(self, x) -> torch.Tensor:
         """S_E = K / beta + beta U of paths ``(..., n_tau)``: ``(...)``, differentiable."""
-        return self.kinetic_part(x) / self.beta + self.beta * self.potential_part(x)
+        return self._action(self._paths(x))
+
+    def _action(self, x: torch.Tensor) -> torch.Tensor:
+        """S_E of float64 paths without checks (the samplers' trial paths may overflow)."""
+        return self._kinetic(x) / self.beta + self.beta * self.potential(x).mean(-1)
 
     def log_density(self, x) -> torch.Tensor:
         """-S_E: the paths' unnormalized log density."""
