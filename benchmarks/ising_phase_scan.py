@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from tnborn.catalog import PHASE_DEFAULTS
-from tnborn.phase_workflow import phase_figure, phase_plain, phase_table
+from tnborn.phase_workflow import phase_figure, phase_plain, phase_summary, phase_table
 from tnborn.physics import combine_scans, phase_scan
 
 TEMPERATURES = list(PHASE_DEFAULTS["temperatures"])
@@ -65,22 +65,13 @@ def main(argv=None) -> dict:
                 for p in points)
     print(f"largest error of the learned beta J (nearest-only fit): {100 * worst:.2f} % "
           f"(accept <= 5 %)")
+    print("\n".join(phase_summary(result)))
     crossing = result["crossing"]
     if crossing is not None:
-        error = crossing.value / result["tc_exact"] - 1
-        print(f"Binder crossing (model): {crossing.value:.4f} +- {crossing.stderr:.4f}, "
-              f"{100 * error:+.2f} % from Onsager's {result['tc_exact']:.4f} (accept <= 2 %)")
-    if result["crossing_data"] is not None:
-        print(f"Binder crossing (data): {result['crossing_data'].value:.4f} +- "
-              f"{result['crossing_data'].stderr:.4f}")
-    fitted = result["magnetization_fit"]
-    if fitted is not None:
-        print(f"M_s fit: T_c = {fitted['tc'].value:.4f} +- {fitted['tc'].stderr:.4f}, "
-              f"b = {fitted['exponent'].value:.3f} +- {fitted['exponent'].stderr:.3f}, "
-              f"chi2 {fitted['chi2']:.1f} / {fitted['dof']}")
+        print(f"Binder crossing (model) {100 * (crossing.value / result['tc_exact'] - 1):+.2f}"
+              " % from Onsager's T_c (accept <= 2 %)")
     (args.out / "phases.json").write_text(json.dumps(phase_plain(result), indent=1))
-    if len(result["sizes"]) >= 1:
-        print(f"figure: {phase_figure(result, args.out / 'phases.png')}")
+    print(f"figure: {phase_figure(result, args.out / 'phases.png')}")
     return result
 
 

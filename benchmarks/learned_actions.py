@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 
 import torch
 
-from tnborn.action_workflow import ACTION_DEFAULTS, action_figure, action_study
+from tnborn.action_workflow import ACTION_DEFAULTS, action_figure, action_study, action_summary
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -37,24 +36,13 @@ def main(argv=None) -> dict:
     result = action_study(paths=args.paths, epochs=args.epochs, copies=args.copies,
                           hidden=args.hidden, mc_sweeps=args.mc_sweeps, average=args.average,
                           seed=args.seed, progress=False)
+    print("\n".join(action_summary(result)))
+    print("accept: learned R^2 >= 0.99 and |slope - 1| <= 0.05; predicted R^2 >= 0.98; "
+          "<x2> within 3 sigma or 2 %")
     for r in result["learned"]:
-        for key in ("compare", "compare_symmetrized"):
-            c = r[key]
-            print(f"beta {r['beta']:g} {key}: R^2 {c['r2']:.4f}, slope {c['slope']:.4f} "
-                  f"(accept R^2 >= 0.99, |slope - 1| <= 0.05); test NLL "
-                  f"{r['nll'][-1]['test_nll']:.3f}; {r['seconds']:.0f} s")
+        print(f"beta {r['beta']:g}: test NLL {r['nll'][-1]['test_nll']:.3f}, "
+              f"{r['seconds']:.0f} s")
     p = result["prediction"]
-    for key in ("compare", "compare_symmetrized"):
-        c = p[key]
-        print(f"beta {p['beta']:g} predicted {key}: R^2 {c['r2']:.4f}, slope "
-              f"{c['slope']:.4f} (accept R^2 >= 0.98)")
-    for name in ("x2", "abs_x", "kinks"):
-        direct, predicted = p["mc_direct"][name], p["mc_predicted"][name]
-        sigma = math.hypot(direct["stderr"], predicted["stderr"])
-        print(f"<{name}>: predicted action {predicted['value']:.4f} +- "
-              f"{predicted['stderr']:.4f}, direct {direct['value']:.4f} +- "
-              f"{direct['stderr']:.4f}: {(predicted['value'] - direct['value']) / sigma:+.2f}"
-              f" sigma, {100 * (predicted['value'] / direct['value'] - 1):+.2f} %")
     print(f"prediction stage {p['seconds']:.0f} s")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "actions.json").write_text(json.dumps(result, indent=1))

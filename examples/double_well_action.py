@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tnborn.action_workflow import action_figure, action_study
+from tnborn.action_workflow import action_figure, action_study, action_summary
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -45,16 +45,7 @@ def main(argv=None) -> dict:
                           hidden=args.hidden, average=8, mc_sweeps=args.mc_sweeps,
                           mc_burn_in=100, data_thin=args.data_thin, seed=args.seed,
                           progress=not args.no_progress)
-    for r in [*result["learned"], result["prediction"]]:
-        kind = "predicted" if r is result["prediction"] else "learned"
-        fit = r["compare"]
-        print(f"{kind} action at beta {r['beta']:g}: R^2 {fit['r2']:.4f}, slope "
-              f"{fit['slope']:.4f} against the true action on held-out paths")
-    p = result["prediction"]
-    direct, predicted = p["mc_direct"]["x2"], p["mc_predicted"]["x2"]
-    print(f"<x^2> at beta {p['beta']:g}: Monte Carlo with the predicted action "
-          f"{predicted['value']:.4f} +- {predicted['stderr']:.4f}, direct "
-          f"{direct['value']:.4f} +- {direct['stderr']:.4f}")
+    print("\n".join(action_summary(result)))
     figure = action_figure(result, args.out / "actions.png")
     print(f"figure: {figure}")
     return result

@@ -15,7 +15,7 @@ import argparse
 from pathlib import Path
 
 from tnborn.catalog import PHASE_DEFAULTS
-from tnborn.phase_workflow import phase_figure, phase_table
+from tnborn.phase_workflow import phase_figure, phase_summary, phase_table
 from tnborn.physics import phase_scan
 
 
@@ -38,10 +38,7 @@ def main(argv=None) -> dict:
                         model_samples=args.samples, epochs=args.epochs, seed=args.seed,
                         progress=not args.no_progress)
     print(phase_table(result))
-    crossing = result["crossing"]
-    if crossing is not None:
-        print(f"Binder crossing {crossing.value:.3f} +- {crossing.stderr:.3f} "
-              f"(Onsager T_c {result['tc_exact']:.4f})")
+    print("\n".join(phase_summary(result)))
     print(f"figure: {phase_figure(result, args.out / 'phases.png')}")
     return result
 

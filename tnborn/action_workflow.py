@@ -34,7 +34,8 @@ from .physics import (DoubleWellPath, action_monte_carlo, compare_actions, inter
 from .plotting import panel_plot
 from .supports import Real
 
-__all__ = ["action_study", "symmetrized_action", "action_figure", "ACTION_DEFAULTS"]
+__all__ = ["action_study", "symmetrized_action", "action_summary", "action_figure",
+           "ACTION_DEFAULTS"]
 
 MAX_DATA_CHAINS = 256
 FIGURE_POINTS = 1000
@@ -145,6 +146,32 @@ def action_study(*, n_tau: int = 64, betas=(20.0, 40.0), predict: float = 30.0,
                   "mc_predicted": _observables(mc_predicted),
                   "seconds": time.perf_counter() - start}
     return {"learned": learned, "prediction": prediction, "settings": settings}
+
+
+def action_summary(result: dict) -> list[str]:
+    """Lines of an :func:`action_study` result: a Markdown table of R^2 and slope of each
+    learned and the predicted action (plain and symmetrized), then each observable of
+    Monte Carlo with the predicted action against direct Monte Carlo (difference in
+    combined standard errors and in %)."""
+    rows = [(f"learned, beta {r['beta']:g}", r) for r in result["learned"]]
+    rows.append((f"predicted, beta {result['prediction']['beta']:g}", result["prediction"]))
+    lines = ["| action | R^2 | slope | R^2 symmetrized | slope symmetrized |",
+             "|---|---:|---:|---:|---:|"]
+    for label, r in rows:
+        plain, symmetric = r["compare"], r["compare_symmetrized"]
+        lines.append(f"| {label} | {plain['r2']:.4f} | {plain['slope']:.4f} | "
+                     f"{symmetric['r2']:.4f} | {symmetric['slope']:.4f} |")
+    p = result["prediction"]
+    for name in ("x2", "abs_x", "kinks"):
+        direct, predicted = p["mc_direct"][name], p["mc_predicted"][name]
+        gap = predicted["value"] - direct["value"]
+        sigma = math.hypot(direct["stderr"], predicted["stderr"])
+        lines.append(f"<{name}>: Monte Carlo with the predicted action "
+                     f"{predicted['value']:.4f} +- {predicted['stderr']:.4f}, direct "
+                     f"{direct['value']:.4f} +- {direct['stderr']:.4f}: "
+                     f"{gap / sigma if sigma > 0 else math.nan:+.2f} sigma, "
+                     f"{100 * gap / direct['value'] if direct['value'] else math.nan:+.2f} %")
+    return lines
 
 
 def action_figure(result: dict, path):

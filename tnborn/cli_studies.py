@@ -82,7 +82,7 @@ def add_study_commands(commands, parents) -> None:
 
 def _phases(args) -> None:
     """`tnborn phases`."""
-    from .phase_workflow import phase_figure, phase_plain, phase_table
+    from .phase_workflow import phase_figure, phase_plain, phase_summary, phase_table
     from .physics import phase_scan
 
     out = Path(args.out)
@@ -92,19 +92,7 @@ def _phases(args) -> None:
                         copies=args.copies, lr=args.lr, seed=args.seed,
                         progress=not args.no_progress, checkpoint=out / "checkpoint.json")
     print(phase_table(result))
-    for key, label in (("crossing", "model"), ("crossing_data", "data")):
-        crossing = result[key]
-        text = "no single crossing in range" if crossing is None else (
-            f"{crossing.value:.4f} +- {crossing.stderr:.4f} "
-            f"({100 * (crossing.value / result['tc_exact'] - 1):+.2f} % from Onsager)")
-        print(f"Binder crossing ({label}): {text}")
-    fitted = result["magnetization_fit"]
-    if fitted is not None:
-        print(f"M_s fit: T_c = {fitted['tc'].value:.4f} +- {fitted['tc'].stderr:.4f}, "
-              f"b = {fitted['exponent'].value:.3f} +- {fitted['exponent'].stderr:.3f}, "
-              f"M_s(0) = {fitted['m0'].value:.4f} (chi2 {fitted['chi2']:.1f} / "
-              f"{fitted['dof']})")
-    print(f"Onsager T_c = {result['tc_exact']:.4f}")
+    print("\n".join(phase_summary(result)))
     (out / "results.json").write_text(json.dumps(phase_plain(result), indent=1))
     figure = phase_figure(result, out / "phases.png")
     print(f"wrote results.json and {figure.name} to {out}")
@@ -112,7 +100,7 @@ def _phases(args) -> None:
 
 def _action(args) -> None:
     """`tnborn action`."""
-    from .action_workflow import action_figure, action_study
+    from .action_workflow import action_figure, action_study, action_summary
 
     if len(args.betas) != 2:
         raise ValueError(f"--betas takes two values, got {len(args.betas)}")
@@ -120,20 +108,7 @@ def _action(args) -> None:
                           paths=args.paths, epochs=args.epochs, copies=args.copies,
                           hidden=args.hidden, mc_sweeps=args.mc_sweeps, seed=args.seed,
                           progress=not args.no_progress)
-    rows = [(f"learned, beta {r['beta']:g}", r) for r in result["learned"]]
-    rows.append((f"predicted, beta {result['prediction']['beta']:g}", result["prediction"]))
-    print("| action | R^2 | slope | R^2 symmetrized | slope symmetrized |")
-    print("|---|---:|---:|---:|---:|")
-    for label, r in rows:
-        plain, symmetric = r["compare"], r["compare_symmetrized"]
-        print(f"| {label} | {plain['r2']:.4f} | {plain['slope']:.4f} | "
-              f"{symmetric['r2']:.4f} | {symmetric['slope']:.4f} |")
-    p = result["prediction"]
-    for name in ("x2", "abs_x", "kinks"):
-        direct, predicted = p["mc_direct"][name], p["mc_predicted"][name]
-        print(f"<{name}> Monte Carlo with the predicted action {predicted['value']:.4f} +- "
-              f"{predicted['stderr']:.4f}, direct {direct['value']:.4f} +- "
-              f"{direct['stderr']:.4f}")
+    print("\n".join(action_summary(result)))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(result, indent=1))

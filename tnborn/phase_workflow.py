@@ -9,7 +9,7 @@ from pathlib import Path
 from .estimate import Estimate
 from .plotting import panel_plot
 
-__all__ = ["phase_plain", "phase_table", "phase_figure"]
+__all__ = ["phase_plain", "phase_table", "phase_summary", "phase_figure"]
 
 
 def phase_plain(result: dict) -> dict:
@@ -51,6 +51,26 @@ def phase_table(result: dict) -> str:
                 f"{u['value']:.4f} +- {u['stderr']:.4f} | {ud['value']:.4f} | "
                 f"{p['test_nll']:.3f} |")
     return "\n".join(lines)
+
+
+def phase_summary(result: dict) -> list[str]:
+    """Lines of the scan's T_c estimates: the Binder crossings of the model and of the
+    data (with their distance from Onsager's T_c), the M_s fit, Onsager's T_c."""
+    lines = []
+    for key, label in (("crossing", "model"), ("crossing_data", "data")):
+        crossing = result[key]
+        text = "no single crossing in range" if crossing is None else (
+            f"{crossing.value:.4f} +- {crossing.stderr:.4f} "
+            f"({100 * (crossing.value / result['tc_exact'] - 1):+.2f} % from Onsager)")
+        lines.append(f"Binder crossing ({label}): {text}")
+    fitted = result["magnetization_fit"]
+    if fitted is not None:
+        lines.append(f"M_s fit: T_c = {fitted['tc'].value:.4f} +- {fitted['tc'].stderr:.4f}, "
+                     f"b = {fitted['exponent'].value:.3f} +- "
+                     f"{fitted['exponent'].stderr:.3f}, M_s(0) = {fitted['m0'].value:.4f} "
+                     f"(chi2 {fitted['chi2']:.1f} / {fitted['dof']})")
+    lines.append(f"Onsager T_c = {result['tc_exact']:.4f}")
+    return lines
 
 
 def phase_figure(result: dict, path) -> Path:

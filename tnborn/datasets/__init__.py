@@ -15,4 +15,5 @@ from tnborn.datasets.paths import double_well_paths, path_symmetry_copies
 from tnborn.datasets.xy import xy_samples
 
 __all__ = ["bars_and_stripes", "digits", "double_well_paths", "ising_samples",
-           "lattice_translation_copies", "mnist", "path_symmetry_copies", "read_idx", "xy_samples"]
+           "lattice_translation_copies", "mnist", "path_symmetry_copies", "read_idx",
+           "xy_samples"]
