@@ -26,7 +26,7 @@ import torch
 import tnborn
 from tnborn import (CWARNN, HAN, MADE, SKARNN, BoltzmannARNN, Circle, ContinuousMADE,
                     ContinuousPixelCNN, CurieWeissARNN, Discrete, Independent, Interval,
-                    MPSBornMachine, PixelCNN, Real, TTNBornMachine)
+                    MPSBornMachine, PixelCNN, PixelCNN3D, Real, TTNBornMachine)
 from tnborn.diagnostics import mutual_information
 from tnborn.flows import Compose, NeuralRG, RealNVP
 from tnborn.physics import SherringtonKirkpatrick
@@ -113,7 +113,9 @@ MODELS = [
     ("made", lambda seed: MADE(6, hidden=8, seed=seed)),
     ("made-d3", lambda seed: MADE(5, 3, hidden=8, seed=seed)),
     ("pixelcnn", lambda seed: PixelCNN((2, 3), channels=4, layers=2, seed=seed)),
+    ("pixelcnn-3d", lambda seed: PixelCNN3D((2, 2, 2), channels=4, layers=2, seed=seed)),
     ("han", lambda seed: HAN(4, exact_last_level=True, beta=0.4, hidden=6, seed=seed)),
+    ("han-3d", lambda seed: HAN((2, 2, 2), dim=3, hidden=6, seed=seed)),
     ("curie-weiss", lambda seed: CurieWeissARNN(6, beta=0.8, h=0.15, seed=seed)),
     ("sk", _sk),
     ("sk-1rsb-random", lambda seed: _sk(seed, structure="1rsb", init="random")),
@@ -164,7 +166,7 @@ def test_every_model_class_is_covered():
     covered = {type(BUILDERS[name](0)).__name__ for name in NAMES}
     expected = {"MPSBornMachine", "TTNBornMachine", "MADE", "PixelCNN", "HAN",
                 "CurieWeissARNN", "SKARNN", "Independent", "BoltzmannARNN", "CWARNN",
-                "ContinuousMADE", "ContinuousPixelCNN", "RealNVP", "Compose",
+                "ContinuousMADE", "ContinuousPixelCNN", "RealNVP", "Compose", "PixelCNN3D",
                 "NeuralRG"}
     assert covered == expected
     supports = {type(BUILDERS[name](0).support).__name__ for name in NAMES

@@ -320,3 +320,23 @@ def test_bad_configurations():
         model.fit(torch.zeros(4, 64, dtype=torch.long), epochs=1)
     with pytest.raises(ValueError):
         train_variational(model, Ising2D(8), BETA, steps=1, progress=False)
+
+
+def test_pretraining_from_a_smaller_lattice_copies_the_shared_levels():
+    small = han(None, L=8, seed=3)
+    big = HAN(16, hidden=12, seed=0)
+    assert big.init_from_smaller_(small) == 2  # the cells of sides 8 and 4
+    x = torch.randint(0, 2, (5, 16 * 16), generator=torch.Generator().manual_seed(0))
+    spins = (2 * x - 1).double()
+    for mine, theirs, index in zip(big.nets[2:], small.nets[1:], big._levels()[2:]):
+        inputs = spins[:, index]
+        assert torch.equal(mine(inputs), theirs(inputs))
+    assert torch.equal(big.last_weight, small.last_weight)
+    untouched = HAN(16, hidden=12, seed=0)
+    assert torch.equal(big.nets[0].weights[0], untouched.nets[0].weights[0])
+    with pytest.raises(ValueError, match="not a smaller lattice"):
+        big.init_from_smaller_(HAN(16, hidden=12, seed=1))
+    with pytest.raises(ValueError, match="hidden width"):
+        big.init_from_smaller_(HAN(8, hidden=4))
+    with pytest.raises(TypeError, match="2D HAN"):
+        big.init_from_smaller_(HAN(4, dim=3, hidden=12))

@@ -17,7 +17,8 @@ import torch
 
 from tnborn.estimate import Estimate
 from tnborn.physics import (Ising2D, abs_magnetization, binder_crossing, binder_cumulant,
-                            boltzmann_log_table, fit_magnetization, phase_scan)
+                            boltzmann_log_table, combine_scans, fit_magnetization,
+                            phase_scan)
 from tnborn.physics.phase_scan import ONSAGER_TC
 
 from .helpers import TableModel, all_configurations
@@ -133,6 +134,19 @@ def test_phase_scan_with_exact_models_reads_back_the_couplings(tmp_path):
         phase_scan(temperatures, (3, 4), num=400, model=exact, progress=False,
                    checkpoint=checkpoint)
     assert json.loads(json.dumps(result["points"]))  # plain data
+    # scans of one size at other temperatures merge; other sizes join them
+    (small, large), tc = result["points"], result["tc_exact"]
+    parts = [{"sizes": [3], "points": [small[1::2]], "tc_exact": tc},
+             {"sizes": [4], "points": [large], "tc_exact": tc},
+             {"sizes": [3], "points": [small[::2]], "tc_exact": tc}]
+    joined = combine_scans(*parts)
+    assert joined["sizes"] == [3, 4] and joined["temperatures"] == temperatures
+    assert joined["points"] == result["points"]
+    assert joined["crossing"].value == crossing.value
+    with pytest.raises(ValueError, match="repeat a temperature"):
+        combine_scans(parts[0], parts[0])
+    with pytest.raises(ValueError, match="same temperatures"):
+        combine_scans(parts[0], parts[1])
 
 
 def test_phase_scan_bad_input():
@@ -155,3 +169,21 @@ def test_phase_scan_bad_input():
     with pytest.raises(ValueError, match="0/1"):
         binder_cumulant(torch.full((30, 4), 2))
     assert ONSAGER_TC == pytest.approx(2.269185314213022)
+
+
+def test_scan_models_are_fresh_z2_symmetric_binary_models():
+    """The named factories of `tnborn phases --model` (catalog order, no torch at parse
+    time) give Z2-symmetric binary models on L^2 sites, seeded: equal seeds, equal
+    parameters; another seed, other parameters."""
+    from tnborn.catalog import PHASE_DEFAULTS
+    from tnborn.physics.phase_scan import SCAN_MODELS
+    assert tuple(SCAN_MODELS) == PHASE_DEFAULTS["models"]
+    x = torch.randint(0, 2, (5, 16), generator=torch.Generator().manual_seed(0))
+    for make in SCAN_MODELS.values():
+        model = make(4, 2.0, 3)
+        assert model.n_sites == 16 and model.z2_symmetric
+        assert torch.allclose(model.log_prob(x), model.log_prob(1 - x), rtol=0, atol=1e-12)
+        assert torch.equal(make(4, 2.0, 3).log_prob(x), model.log_prob(x))
+        assert not torch.equal(make(4, 2.0, 4).log_prob(x), model.log_prob(x))
+    with pytest.raises(ValueError, match="power of two"):
+        SCAN_MODELS["han"](6, 2.0, 0)

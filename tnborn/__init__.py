@@ -19,7 +19,7 @@ _NAMES = {
     "MADE": "tnborn.arnn", "PixelCNN": "tnborn.arnn", "HAN": "tnborn.arnn",
     "CurieWeissARNN": "tnborn.arnn", "SKARNN": "tnborn.arnn", "CWARNN": "tnborn.arnn",
     "BoltzmannARNN": "tnborn.arnn", "ContinuousMADE": "tnborn.arnn",
-    "ContinuousPixelCNN": "tnborn.arnn",
+    "ContinuousPixelCNN": "tnborn.arnn", "PixelCNN3D": "tnborn.arnn",
     "Independent": "tnborn.independent",
 }
 _SUBPACKAGES = ("datasets", "diagnostics", "flows", "physics", "supports")

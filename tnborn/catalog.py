@@ -92,7 +92,7 @@ XY_DEFAULTS = {"L": 8, "temperatures": (0.7, 0.9, 1.1, 1.3), "model": "can-pixel
 PHASE_DEFAULTS = {"sizes": (8, 16), "temperatures": tuple(round(1.6 + 0.2 * k, 10)
                                                          for k in range(9)),
                   "samples": 20_000, "model_samples": 20_000, "epochs": 15, "copies": 8,
-                  "lr": 1e-3}
+                  "lr": 1e-3, "model": "made", "models": ("made", "han")}
 # `tnborn action` (docs/results_actions.md)
 ACTION_DEFAULTS = {"n_tau": 64, "betas": (20.0, 40.0), "predict": 30.0, "paths": 30_000,
                    "test_paths": 5_000, "copies": 8, "epochs": 12, "hidden": 256,

@@ -22,10 +22,10 @@ def add_study_commands(commands, parents) -> None:
     """Add ``phases`` and ``action`` to the subparsers ``commands``."""
     phases = commands.add_parser(
         "phases", parents=parents, help="Ising phase structure read from learned models",
-        description="Fit a Z2-symmetric MADE to Wolff samples of the periodic L x L Ising "
-                    "model at each temperature; read back the nearest- and next-nearest "
-                    "couplings (H = -T ln p), <|m|> and the Binder cumulant from model "
-                    "samples; T_c from the Binder crossing of the first two sizes and "
+        description="Fit a Z2-symmetric MADE (or HAN) to Wolff samples of the periodic "
+                    "L x L Ising model at each temperature; read back the nearest- and "
+                    "next-nearest couplings (H = -T ln p), <|m|> and the Binder cumulant "
+                    "from model samples; T_c from the Binder crossing of the first two sizes and "
                     "from an M_s(T) fit. Writes results.json, phases.png and (while "
                     "running) checkpoint.json into --out; a rerun resumes from it.")
     phases.add_argument("--sizes", type=_positive_ints, metavar="L1,L2",
@@ -48,6 +48,10 @@ def add_study_commands(commands, parents) -> None:
         phases.add_argument(option, type=kind, default=PHASE_DEFAULTS[key],
                             metavar="N" if kind is _positive_int else "LR",
                             help=f"{help_text} (default: {PHASE_DEFAULTS[key]:g})")
+    phases.add_argument("--model", choices=PHASE_DEFAULTS["models"],
+                        default=PHASE_DEFAULTS["model"],
+                        help="the model of every point: a MADE of hidden width max(128, "
+                             "2 L^2) or a HAN of hidden width 64 (default: made)")
     phases.add_argument("--out", default="runs/phases", metavar="DIR",
                         help="output folder (default: runs/phases)")
     phases.set_defaults(handler=_phases)
@@ -84,13 +88,15 @@ def _phases(args) -> None:
     """`tnborn phases`."""
     from .phase_workflow import phase_figure, phase_plain, phase_summary, phase_table
     from .physics import phase_scan
+    from .physics.phase_scan import SCAN_MODELS
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     result = phase_scan(args.temperatures, args.sizes, num=args.samples,
                         model_samples=args.model_samples, epochs=args.epochs,
                         copies=args.copies, lr=args.lr, seed=args.seed,
-                        progress=not args.no_progress, checkpoint=out / "checkpoint.json")
+                        model=SCAN_MODELS[args.model], progress=not args.no_progress,
+                        checkpoint=out / "checkpoint.json")
     print(phase_table(result))
     print("\n".join(phase_summary(result)))
     (out / "results.json").write_text(json.dumps(phase_plain(result), indent=1))

@@ -10,7 +10,9 @@ from .han import HAN
 from .made import MADE
 from .pairwise import BoltzmannARNN
 from .pixelcnn import PixelCNN
+from .pixelcnn3d import PixelCNN3D
 from .sk import SKARNN
 
 __all__ = ["AutoregressiveModel", "BoltzmannARNN", "CWARNN", "ContinuousMADE",
-           "ContinuousPixelCNN", "CurieWeissARNN", "HAN", "MADE", "PixelCNN", "SKARNN"]
+           "ContinuousPixelCNN", "CurieWeissARNN", "HAN", "MADE", "PixelCNN", "PixelCNN3D",
+           "SKARNN"]

@@ -1,7 +1,9 @@
 """HAN: hierarchical autoregressive network (Bialas, Korcyl, Stebel, CPC 281, 108502 (2022)).
 
 An autoregressive model of the periodic L x L Ising lattice (L a power of two >= 4, sites
-row-major ``r * L + c``) whose sites are generated level by level:
+row-major ``r * L + c``) whose sites are generated level by level (``dim=3``: the same on
+a periodic 3D box, with cubes split by their middle planes, see
+:mod:`tnborn.arnn.han_geometry`):
 
 * level 0: row 0 and column 0 (2L - 1 spins, the boundary of the whole torus), by a
   context-free MADE;
@@ -41,73 +43,10 @@ from ..backend import resolve_real
 from ..checks import check_beta, check_bool, check_int, check_real
 from ..pairwise import target_couplings
 from .base import AutoregressiveModel
+from .han_geometry import (box_geometry, check_box_sides, check_plane_side,
+                           lattice_adjacency, plane_geometry)
 
 __all__ = ["HAN"]
-
-
-# ------------------------------------------------------------------------ geometry
-def _check_side(L) -> int:
-    L = check_int(L, "L", 4)
-    if L & (L - 1):
-        raise ValueError(f"L must be a power of two >= 4, got {L}")
-    return L
-
-
-def _geometry(L: int):
-    """Index tables of the hierarchy.
-
-    Returns ``levels`` (a list of LongTensors ``(n_squares, context + n_cross)``: for each
-    square the sites of its boundary ring, then of its cross in generation order; level 0
-    is one 'square' with no context), the context sizes, the last level's sites ``(m,)``
-    and their neighbours ``(m, 4)``, and the site order.
-    """
-    def site(r, c):
-        return (r % L) * L + (c % L)
-
-    levels = [torch.tensor([[site(0, c) for c in range(L)]
-                            + [site(r, 0) for r in range(1, L)]])]
-    contexts = [0]
-    s = L
-    while s >= 4:
-        m = s // 2
-        rows = []
-        for R in range(0, L, s):
-            for C in range(0, L, s):
-                ring = ([site(R, C + j) for j in range(s)]
-                        + [site(R + j, C + s) for j in range(s)]
-                        + [site(R + s, C + s - j) for j in range(s)]
-                        + [site(R + s - j, C) for j in range(s)])
-                cross = ([site(R + m, C + j) for j in range(1, s)]
-                         + [site(R + i, C + m) for i in range(1, s) if i != m])
-                rows.append(ring + cross)
-        levels.append(torch.tensor(rows))
-        contexts.append(4 * s)
-        s //= 2
-    last, neighbours = [], []
-    for R in range(0, L, 2):
-        for C in range(0, L, 2):
-            last.append(site(R + 1, C + 1))
-            neighbours.append([site(R, C + 1), site(R + 2, C + 1),
-                               site(R + 1, C), site(R + 1, C + 2)])
-    last = torch.tensor(last)
-    order = [lv[:, c:].T.reshape(-1) for lv, c in zip(levels, contexts)] + [last]
-    order = torch.cat(order)
-    if not torch.equal(torch.sort(order).values, torch.arange(L * L)):  # pragma: no cover
-        raise AssertionError("HAN hierarchy does not cover the lattice exactly once")
-    return levels, contexts, last, torch.tensor(neighbours), order
-
-
-def _torus_adjacency(L: int) -> torch.Tensor:
-    """Nearest-neighbour adjacency (n, n) of the periodic L x L lattice, row-major sites."""
-    n = L * L
-    adjacency = torch.zeros(n, n, dtype=torch.float64)
-    for r in range(L):
-        for c in range(L):
-            for nr, nc in (((r + 1) % L, c), (r, (c + 1) % L)):
-                i, j = r * L + c, nr * L + nc
-                adjacency[i, j] += 1.0
-                adjacency[j, i] += 1.0
-    return adjacency
 
 
 # --------------------------------------------------------------- conditional MADE
@@ -193,15 +132,19 @@ class _ConditionalMADE(torch.nn.Module):
 
 # --------------------------------------------------------------------------- HAN
 class HAN(AutoregressiveModel):
-    """Hierarchical autoregressive network on the periodic L x L lattice.
+    """Hierarchical autoregressive network on the periodic L x L lattice (``dim=3``: on a
+    periodic 3D box, the hierarchy of :mod:`tnborn.arnn.han_geometry`).
 
     Parameters
     ----------
-    L : lattice side, a power of two >= 4.
-    exact_last_level : make the last level (a quarter of the spins) the exact heat bath
-        of the periodic Ising model E = -J sum_<ij> s_i s_j - h sum_i s_i at inverse
-        temperature ``beta`` (which it then requires); by default (False) the last level
-        is learned like the others, and ``beta``, ``J``, ``h`` must not be given.
+    L : lattice side, a power of two >= 4; with ``dim=3`` the side of a cube or three
+        sides ``(L1, L2, L3)``, powers of two >= 2.
+    dim : 2 (the square lattice) or 3.
+    exact_last_level : make the last level (a quarter of the spins in 2D, an eighth in 3D)
+        the exact heat bath of the periodic Ising model E = -J sum_<ij> s_i s_j -
+        h sum_i s_i at inverse temperature ``beta`` (which it then requires); by default
+        (False) the last level is learned like the others, and ``beta``, ``J``, ``h``
+        must not be given.
     beta, J, h : the Ising model of the exact last level (J 1.0 and h 0.0 when omitted).
     hidden : hidden units per layer of every level's network.
     depth : masked hidden layers per network (>= 1).
@@ -212,10 +155,18 @@ class HAN(AutoregressiveModel):
     ``z2_symmetric`` (see :class:`AutoregressiveModel`) symmetrizes it under the global flip.
     """
 
-    def __init__(self, L: int, *, exact_last_level: bool = False, beta: float | None = None,
-                 J: float | None = None, h: float | None = None, hidden: int = 64,
-                 depth: int = 2, dtype=torch.float64, device=None, seed: int | None = None):
-        L = _check_side(L)
+    def __init__(self, L, *, dim: int = 2, exact_last_level: bool = False,
+                 beta: float | None = None, J: float | None = None, h: float | None = None,
+                 hidden: int = 64, depth: int = 2, dtype=torch.float64, device=None,
+                 seed: int | None = None):
+        if dim not in (2, 3):
+            raise ValueError(f"dim must be 2 or 3, got {dim!r}")
+        if dim == 2:
+            L = check_plane_side(L)
+            shape, geometry = (L, L), plane_geometry(L)
+        else:
+            shape = L = check_box_sides(L)
+            geometry = box_geometry(shape)
         check_bool(exact_last_level, "exact_last_level")
         if exact_last_level:
             if beta is None:
@@ -231,9 +182,9 @@ class HAN(AutoregressiveModel):
         hidden = check_int(hidden, "hidden", 1)
         depth = check_int(depth, "depth", 1)
         dtype, device = resolve_real(dtype, device)
-        levels, contexts, last, neighbours, order = _geometry(L)
-        super().__init__(L * L, 2, order=order)
-        self.L, self.hidden, self.depth = L, hidden, depth
+        levels, contexts, last, neighbours, order = geometry
+        super().__init__(order.numel(), 2, order=order)
+        self.L, self.dim, self.shape, self.hidden, self.depth = L, dim, shape, hidden, depth
         self.exact_last_level = exact_last_level
         self.beta, self.J, self.h = beta, J, h
         generator = self._start_rng(seed)
@@ -246,14 +197,15 @@ class HAN(AutoregressiveModel):
         self.register_buffer("last_sites", last, persistent=False)
         self.register_buffer("last_neighbours", neighbours, persistent=False)
         if not exact_last_level:
-            self.last_weight = torch.nn.Parameter(torch.zeros(4, dtype=dtype))
+            self.last_weight = torch.nn.Parameter(torch.zeros(2 * dim, dtype=dtype))
             self.last_bias = torch.nn.Parameter(torch.zeros(1, dtype=dtype))
         self.to(device)
 
     # ------------------------------------------------------------------ network
     def _config(self) -> dict:
-        return {"L": self.L, "exact_last_level": self.exact_last_level, "beta": self.beta,
-                "J": self.J, "h": self.h, "hidden": self.hidden, "depth": self.depth,
+        return {"L": self.L, "dim": self.dim, "exact_last_level": self.exact_last_level,
+                "beta": self.beta, "J": self.J, "h": self.h, "hidden": self.hidden,
+                "depth": self.depth,
                 "dtype": str(self.nets[0].weights[0].dtype).replace("torch.", ""),
                 "seed": self.seed}
 
@@ -261,24 +213,50 @@ class HAN(AutoregressiveModel):
         return [getattr(self, f"level{k}") for k in range(len(self.nets))]
 
     def _last_logits(self, neighbour_spins: torch.Tensor) -> torch.Tensor:
-        """Logit of x = 1 of the last level's spins from their neighbours (..., 4)."""
+        """Logit of x = 1 of the last level's spins from their neighbours (..., 2 dim)."""
         if self.exact_last_level:
             return (2 * self.beta) * (self.J * neighbour_spins.sum(-1) + self.h)
         return neighbour_spins @ self.last_weight + self.last_bias
 
+    def init_from_smaller_(self, smaller: "HAN") -> int:
+        """Pretraining from a smaller lattice: copy the networks of ``smaller`` (a HAN of
+        the same dim, hidden width and depth) that generate cells of the sizes both
+        hierarchies share (every level below this one's top cell) and its learned last
+        level; the level-0 net and the top cell's net keep their values. Returns the
+        number of level networks copied."""
+        if not isinstance(smaller, HAN) or smaller.dim != self.dim:
+            raise TypeError(f"need a {self.dim}D HAN to copy from, got {smaller!r}")
+        if (smaller.hidden, smaller.depth) != (self.hidden, self.depth):
+            raise ValueError(f"the HANs differ in hidden width or depth: {smaller.hidden}, "
+                             f"{smaller.depth} against {self.hidden}, {self.depth}")
+        if smaller.exact_last_level != self.exact_last_level:
+            raise ValueError("one HAN has an exact last level and the other does not")
+        shared = [(mine, theirs) for mine, theirs in zip(self.nets[:0:-1], smaller.nets[:0:-1])
+                  if (mine.context, mine.n) == (theirs.context, theirs.n)]
+        if len(shared) == len(self.nets) - 1 or not shared and len(smaller.nets) > 1:
+            raise ValueError(f"{smaller!r} is not a smaller lattice of this hierarchy")
+        with torch.no_grad():
+            for mine, theirs in shared:
+                mine.load_state_dict(theirs.state_dict())
+            if not self.exact_last_level:
+                self.last_weight.copy_(smaller.last_weight)
+                self.last_bias.copy_(smaller.last_bias)
+        return len(shared)
+
     def check_hamiltonian(self, hamiltonian, beta) -> None:
         """With the exact last level: ValueError unless ``hamiltonian`` is the periodic
-        L x L Ising model with this HAN's J and h (compared by its dense couplings and
-        fields) and ``beta`` is its beta. A learned last level fits any target."""
+        lattice (box) Ising model with this HAN's J and h (compared by its dense
+        couplings and fields) and ``beta`` is its beta. A learned last level fits any target."""
         if not self.exact_last_level:
             return
         described = (f"this HAN's exact last level is the heat bath of the periodic "
-                     f"{self.L}x{self.L} Ising model with J={self.J:g}, h={self.h:g} at "
+                     f"{'x'.join(map(str, self.shape))} Ising model with J={self.J:g}, "
+                     f"h={self.h:g} at "
                      f"beta={self.beta:g}")
         if beta is not None and abs(float(beta) - self.beta) > 1e-12 * self.beta:
             raise ValueError(f"{described}, not at beta={float(beta):g}")
         couplings, fields = target_couplings(hamiltonian, described)
-        expected = self.J * _torus_adjacency(self.L)
+        expected = self.J * lattice_adjacency(self.shape)
         if couplings.shape != expected.shape or \
                 float((couplings - expected).abs().max()) > 1e-12:
             raise ValueError(f"{described}; {hamiltonian!r} has other couplings (another "
@@ -360,5 +338,5 @@ class HAN(AutoregressiveModel):
 
     def _repr_fields(self) -> dict:
         last = f"exact heat bath at beta={self.beta}" if self.exact_last_level else "learned"
-        return {"L": self.L, "hidden": self.hidden, "depth": self.depth,
+        return {"L": self.L, "dim": self.dim, "hidden": self.hidden, "depth": self.depth,
                 "levels": len(self.nets) + 1, "last_level": last}

@@ -66,6 +66,16 @@ def _kernel_mask(kernel: int, include_centre: bool) -> torch.Tensor:
     return mask
 
 
+def output_layer(model: torch.nn.Module, d: int, c: int, generator, dtype, device) -> None:
+    """The final 1 x 1 layer ``out_weight (d, c)``, ``out_bias (d,)`` of ``model``,
+    uniform in +-1/sqrt(c)."""
+    bound = 1.0 / c ** 0.5
+    model.out_weight = torch.nn.Parameter(
+        ((torch.rand(d, c, generator=generator, dtype=dtype) * 2 - 1) * bound).to(device))
+    model.out_bias = torch.nn.Parameter(
+        ((torch.rand(d, generator=generator, dtype=dtype) * 2 - 1) * bound).to(device))
+
+
 class _MaskedConv(torch.autograd.Function):
     """Masked convolution as a sum over its unmasked taps, batch last.
 
@@ -192,11 +202,7 @@ class PixelCNN(AutoregressiveModel):
             self.weights.append(torch.nn.Parameter(weight.to(device)))
             self.biases.append(torch.nn.Parameter(bias.to(device)))
             self.register_buffer(f"mask{layer}", mask.to(device), persistent=False)
-        bound = 1.0 / c ** 0.5
-        self.out_weight = torch.nn.Parameter(
-            ((torch.rand(d, c, generator=generator, dtype=dtype) * 2 - 1) * bound).to(device))
-        self.out_bias = torch.nn.Parameter(
-            ((torch.rand(d, generator=generator, dtype=dtype) * 2 - 1) * bound).to(device))
+        output_layer(self, d, c, generator, dtype, device)
 
     # ------------------------------------------------------------------ network
     def _config(self) -> dict:

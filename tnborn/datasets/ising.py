@@ -1,68 +1,34 @@
-"""Equilibrium samples of the periodic 2D Ising model by Wolff cluster Monte Carlo.
-
-One Wolff update picks a random seed site, grows a cluster by adding each aligned
-neighbour of a cluster site with probability ``p = 1 - exp(-2 beta J)`` (each bond
-tested once), and flips the whole cluster. The growth is iterative with an explicit
-stack; spins are flipped as they join the cluster, so "aligned with the seed's old
-value" already excludes cluster members. The lattice and energy convention is that of
-:class:`tnborn.physics.Ising2D` (periodic, row-major; on L = 2 each pair is bonded
-twice, which the neighbour lists reproduce by listing that neighbour twice).
-"""
+"""Equilibrium samples of the periodic 2D and 3D Ising models by Wolff cluster Monte
+Carlo (:class:`tnborn.physics.wolff.WolffChain`), and their images under lattice
+translations."""
 
 from __future__ import annotations
 
-import math
 import random
 
 import numpy as np
 import torch
 
 from ..checks import as_tensor, check_int, check_positive, check_seed
+from ..physics.ising3d import box_shape
+from ..physics.wolff import WolffChain
 
 __all__ = ["ising_samples", "lattice_translation_copies"]
 
-_MIN_PILOT_FLIPS = 100
 
-
-def _neighbours(L: int) -> list[tuple[int, int, int, int]]:
-    """Right, left, down and up neighbour of every site (periodic, row-major)."""
-    return [(r * L + (c + 1) % L, r * L + (c - 1) % L,
-             ((r + 1) % L) * L + c, ((r - 1) % L) * L + c)
-            for r in range(L) for c in range(L)]
-
-
-def _wolff_update(spins: list, nbrs: list, p: float, rng: random.Random) -> int:
-    """One Wolff cluster flip on ``spins`` (a list of 0/1, modified in place).
-
-    Returns the cluster size.
-    """
-    rand = rng.random
-    seed = rng.randrange(len(spins))
-    old = spins[seed]
-    new = 1 - old
-    spins[seed] = new
-    stack = [seed]
-    pop, push = stack.pop, stack.append
-    size = 1
-    while stack:
-        for j in nbrs[pop()]:
-            if spins[j] == old and rand() < p:
-                spins[j] = new
-                push(j)
-                size += 1
-    return size
-
-
-def ising_samples(L: int, beta, num: int, *, seed: int, J: float = 1.0,
-                  burn_in: int | None = None, thin: int | None = None) -> torch.Tensor:
-    """Configurations of the periodic L x L Ising model at inverse temperature beta.
+def ising_samples(L, beta, num: int, *, seed: int, J: float = 1.0,
+                  burn_in: int | None = None, thin: int | None = None,
+                  dim: int = 2) -> torch.Tensor:
+    """Configurations of the periodic L x L (``dim=3``: L x L x L) Ising model at inverse
+    temperature beta.
 
     Wolff cluster Monte Carlo (zero field), one Markov chain started from a random
     configuration, seeded with Python's ``random.Random(seed)`` (same seed, same samples
     on every platform).
 
     Args:
-        L: linear size, an integer >= 2 (n = L^2 sites, row-major).
+        L: linear size, an integer >= 2 (n = L^dim sites, row-major), or ``dim`` sides
+            of a box.
         beta: inverse temperature, finite and > 0.
         num: number of samples, a positive integer.
         seed: integer seed.
@@ -74,15 +40,18 @@ def ising_samples(L: int, beta, num: int, *, seed: int, J: float = 1.0,
             least 100 updates when it is shorter), so each sample is about N flipped
             spins (roughly one sweep of single-spin updates, far more decorrelating)
             after the previous one.
+        dim: 2 or 3.
 
     Returns:
-        LongTensor (num, L*L) of 0/1 values (spin s = 2x - 1).
+        LongTensor (num, n) of 0/1 values (spin s = 2x - 1).
 
     Note:
         Consecutive samples remain correlated near the critical point; estimate errors
         with batch means, not as if samples were independent.
     """
-    L = check_int(L, "L", 2)
+    if dim not in (2, 3):
+        raise ValueError(f"dim must be 2 or 3, got {dim!r}")
+    shape = box_shape(L, dim)
     beta = check_positive(beta, "beta")
     num = check_int(num, "num", 1)
     seed = check_seed(seed)
@@ -92,37 +61,12 @@ def ising_samples(L: int, beta, num: int, *, seed: int, J: float = 1.0,
     if thin is not None:
         thin = check_int(thin, "thin", 1)
 
-    n = L * L
-    p = -math.expm1(-2.0 * beta * J)
-    nbrs = _neighbours(L)
-    rng = random.Random(int(seed))
-    spins = [rng.getrandbits(1) for _ in range(n)]
-
-    # burn-in (and the pilot run that measures the mean cluster size)
-    flips = 0
-    flipped = 0
-    pilot_sizes: list[int] = []
-    while True:
-        if burn_in is None:
-            done = flipped >= 20 * n and flips >= _MIN_PILOT_FLIPS
-        else:
-            done = flips >= burn_in and (thin is not None or flips >= _MIN_PILOT_FLIPS)
-        if done:
-            break
-        size = _wolff_update(spins, nbrs, p, rng)
-        flips += 1
-        flipped += size
-        pilot_sizes.append(size)
-    if thin is None:
-        tail = pilot_sizes[len(pilot_sizes) // 2:]
-        mean_size = sum(tail) / len(tail)
-        thin = max(1, math.ceil(n / mean_size))
-
-    out = np.empty((num, n), dtype=np.int64)
+    chain = WolffChain(shape, beta, J, random.Random(int(seed)))
+    thin = chain.burn_in(burn_in, thin)
+    out = np.empty((num, chain.n), dtype=np.int64)
     for k in range(num):
-        for _ in range(thin):
-            _wolff_update(spins, nbrs, p, rng)
-        out[k] = spins
+        chain.advance(thin)
+        out[k] = chain.spins
     return torch.from_numpy(out)
 
 

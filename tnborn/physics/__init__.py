@@ -7,6 +7,9 @@ Free energies are totals (F = -ln Z / beta) unless a name says ``_per_site``.
 
 from tnborn.physics.hamiltonians import (CurieWeiss, Ising2D, PairwiseHamiltonian,
                                          SherringtonKirkpatrick)
+from tnborn.physics.ising3d import Ising3D
+from tnborn.physics.ising_monte_carlo import ising_monte_carlo
+from tnborn.physics.thermodynamic_integration import thermodynamic_integration
 from tnborn.physics.exact import (boltzmann_log_table, curie_weiss_log_z,
                                   curie_weiss_magnetization_distribution, exact_log_z,
                                   exact_observables, ising2d_energy, ising2d_log_z)
@@ -42,5 +45,6 @@ __all__ = [
     "DoubleWellDensity", "RingDensity", "DoubleWellPath", "kink_count", "path_correlator",
     "path_monte_carlo", "action_monte_carlo", "compare_actions", "interpolate_action",
     "learned_action", "abs_magnetization", "binder_cumulant", "binder_crossing",
-    "fit_magnetization", "phase_scan", "combine_scans",
+    "fit_magnetization", "phase_scan", "combine_scans", "Ising3D", "ising_monte_carlo",
+    "thermodynamic_integration",
 ]

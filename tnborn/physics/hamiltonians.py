@@ -123,8 +123,29 @@ class PairwiseHamiltonian:
         return f"{type(self).__name__}(n_sites={self.n_sites})"
 
 
+# ---------------------------------------------------------------------- lattices
+class LatticeIsing(PairwiseHamiltonian):
+    """A nearest-neighbour model with one coupling ``J`` on every bond of ``bonds()``
+    (repeats add up) and one field ``h``: the dense form of the lattice models."""
+
+    def bonds(self) -> torch.Tensor:  # pragma: no cover - subclasses
+        raise NotImplementedError
+
+    def _build_couplings(self) -> torch.Tensor:
+        n = self.n_sites
+        b = self.bonds()
+        J = torch.zeros(n, n, dtype=torch.float64)
+        ones = torch.full((b.shape[0],), self.J, dtype=torch.float64)
+        J.index_put_((b[:, 0], b[:, 1]), ones, accumulate=True)
+        J.index_put_((b[:, 1], b[:, 0]), ones, accumulate=True)
+        return J
+
+    def _build_fields(self) -> torch.Tensor:
+        return torch.full((self.n_sites,), self.h, dtype=torch.float64)
+
+
 # ---------------------------------------------------------------------- 2D Ising
-class Ising2D(PairwiseHamiltonian):
+class Ising2D(LatticeIsing):
     """Nearest-neighbour Ising model on an L x L square lattice.
 
     E = -J sum_<ij> s_i s_j - h sum_i s_i, sites row-major (index ``r * L + c``).
@@ -155,18 +176,6 @@ class Ising2D(PairwiseHamiltonian):
                                 -1).reshape(-1, 2)
             down = torch.stack([r[:-1] * L + c[:-1], r[1:] * L + c[1:]], -1).reshape(-1, 2)
         return torch.cat([right, down])
-
-    def _build_couplings(self) -> torch.Tensor:
-        n = self.n_sites
-        b = self.bonds()
-        J = torch.zeros(n, n, dtype=torch.float64)
-        ones = torch.full((b.shape[0],), self.J, dtype=torch.float64)
-        J.index_put_((b[:, 0], b[:, 1]), ones, accumulate=True)
-        J.index_put_((b[:, 1], b[:, 0]), ones, accumulate=True)
-        return J
-
-    def _build_fields(self) -> torch.Tensor:
-        return torch.full((self.n_sites,), self.h, dtype=torch.float64)
 
     def _energy(self, s: torch.Tensor) -> torch.Tensor:
         L = self.L

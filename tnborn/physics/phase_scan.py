@@ -44,7 +44,8 @@ from .pseudolikelihood import fit_couplings
 from .phases import (abs_magnetization, binder_crossing, binder_cumulant, check_temperatures,
                      fit_magnetization)
 
-__all__ = ["phase_scan", "combine_scans", "default_scan_model", "ONSAGER_TC"]
+__all__ = ["phase_scan", "combine_scans", "default_scan_model", "hierarchical_scan_model",
+           "SCAN_MODELS", "ONSAGER_TC"]
 
 #: T_c / J of the square-lattice Ising model, 2 / ln(1 + sqrt 2)
 ONSAGER_TC = 2 / math.log(1 + math.sqrt(2))
@@ -56,6 +57,19 @@ def default_scan_model(L: int, T: float, seed: int) -> GenerativeModel:
     model = MADE(L * L, hidden=max(128, 2 * L * L), seed=seed)
     model.z2_symmetric = True
     return model
+
+
+def hierarchical_scan_model(L: int, T: float, seed: int) -> GenerativeModel:
+    """A Z2-symmetric HAN on the periodic L x L lattice (hidden width 64, every level
+    learned; L a power of two)."""
+    from ..arnn import HAN
+    model = HAN(L, hidden=64, seed=seed)
+    model.z2_symmetric = True
+    return model
+
+
+#: the model factories of the scan by name (the ``--model`` choices of the CLI and benchmark)
+SCAN_MODELS = {"made": default_scan_model, "han": hierarchical_scan_model}
 
 
 def _estimate(data: dict) -> Estimate:
@@ -169,7 +183,8 @@ def phase_scan(temperatures, sizes=(8, 16), *, num: int = 20_000, test_fraction:
     settings = {"temperatures": temperatures, "sizes": sizes, "num": num,
                 "test_fraction": test_fraction, "model_samples": model_samples, "J": J,
                 "seed": seed, "epochs": epochs, "lr": lr, "batch_size": batch_size,
-                "copies": copies, "custom_model": model is not None}
+                "copies": copies,
+                "model": getattr(make_model, "__qualname__", type(make_model).__name__)}
     done = _load(checkpoint, settings)
     grid = [(L, T) for L in sizes for T in temperatures]
     with tqdm(total=len(grid), desc="phase scan", unit="points", disable=not progress,
@@ -221,19 +236,33 @@ def _crossing(temperatures, points, small: int, large: int, key: str):
 
 
 def combine_scans(*scans: dict) -> dict:
-    """One scan from results of :func:`phase_scan` over the same temperatures and J but
-    other sizes (e.g. run as separate processes): their points in the given order, the
-    crossing of the first two sizes and the M_s fit recomputed."""
+    """One scan from results of :func:`phase_scan` with the same J (e.g. run as separate
+    processes): scans of other sizes side by side (in the order given), scans of one size
+    at other temperatures merged (sorted by T; a refinement near T_c, say). Every size
+    must end up with the same temperatures. The crossing of the first two sizes and the
+    M_s fit are recomputed."""
     if not scans:
         raise ValueError("give at least one phase_scan result")
-    temperatures, tc = scans[0]["temperatures"], scans[0]["tc_exact"]
-    if any(s["temperatures"] != temperatures or s["tc_exact"] != tc for s in scans):
-        raise ValueError("the scans must share their temperatures and J")
-    sizes = [L for s in scans for L in s["sizes"]]
-    if len(set(sizes)) != len(sizes):
-        raise ValueError(f"the scans repeat a size: {sizes}")
-    return _summary(temperatures, sizes, [p for s in scans for p in s["points"]],
-                    tc / ONSAGER_TC)
+    tc = scans[0]["tc_exact"]
+    if any(s["tc_exact"] != tc for s in scans):
+        raise ValueError("the scans must share J")
+    merged: dict = {}
+    for scan in scans:
+        for L, points in zip(scan["sizes"], scan["points"]):
+            merged.setdefault(L, []).extend(points)
+    per_size = []
+    for L, points in merged.items():
+        points = sorted(points, key=lambda p: p["T"])
+        temps = [p["T"] for p in points]
+        if len(set(temps)) != len(temps):
+            raise ValueError(f"the scans repeat a temperature at L = {L}: {temps}")
+        per_size.append(points)
+    temperatures = [p["T"] for p in per_size[0]]
+    if any([p["T"] for p in points] != temperatures for points in per_size):
+        raise ValueError("after merging, every size must have the same temperatures, got "
+                         + "; ".join(f"L = {L}: {[p['T'] for p in pts]}"
+                                     for L, pts in zip(merged, per_size)))
+    return _summary(temperatures, list(merged), per_size, tc / ONSAGER_TC)
 
 
 def _summary(temperatures, sizes, per_size, J) -> dict:
