@@ -36,7 +36,8 @@ def dense_state(tensors) -> np.ndarray:
 def chi_square_pvalue(counts, probabilities, min_expected: float = 5.0) -> float:
     """Pearson chi-square p-value of observed counts against exact probabilities.
 
-    Bins with expected count below ``min_expected`` are pooled into one bin.
+    Bins with expected count below ``min_expected`` are pooled into one bin (left out
+    when its expected count is zero, and then any count there gives p = 0).
     """
     counts = np.asarray(counts, dtype=float)
     probabilities = np.asarray(probabilities, dtype=float)
@@ -46,8 +47,12 @@ def chi_square_pvalue(counts, probabilities, min_expected: float = 5.0) -> float
     obs = list(counts[big])
     exp = list(expected[big])
     if (~big).any():
-        obs.append(counts[~big].sum())
-        exp.append(expected[~big].sum())
+        if expected[~big].sum() == 0:
+            if counts[~big].sum() > 0:
+                return 0.0
+        else:
+            obs.append(counts[~big].sum())
+            exp.append(expected[~big].sum())
     return float(scipy.stats.chisquare(obs, exp).pvalue)
 
 

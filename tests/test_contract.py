@@ -26,7 +26,7 @@ import torch
 import tnborn
 from tnborn import (CWARNN, HAN, MADE, SKARNN, BoltzmannARNN, Circle, ContinuousMADE,
                     ContinuousPixelCNN, CurieWeissARNN, Discrete, Independent, Interval,
-                    MPSBornMachine, PixelCNN, PixelCNN3D, Real, TTNBornMachine)
+                    MPSBornMachine, PixelCNN, PixelCNN3D, RBM, Real, TTNBornMachine)
 from tnborn.diagnostics import mutual_information
 from tnborn.flows import Compose, NeuralRG, RealNVP
 from tnborn.physics import SherringtonKirkpatrick
@@ -116,6 +116,7 @@ MODELS = [
     ("pixelcnn-3d", lambda seed: PixelCNN3D((2, 2, 2), channels=4, layers=2, seed=seed)),
     ("han", lambda seed: HAN(4, exact_last_level=True, beta=0.4, hidden=6, seed=seed)),
     ("han-3d", lambda seed: HAN((2, 2, 2), dim=3, hidden=6, seed=seed)),
+    ("rbm", lambda seed: RBM(6, 4, init_scale=0.5, seed=seed)),
     ("curie-weiss", lambda seed: CurieWeissARNN(6, beta=0.8, h=0.15, seed=seed)),
     ("sk", _sk),
     ("sk-1rsb-random", lambda seed: _sk(seed, structure="1rsb", init="random")),
@@ -166,7 +167,7 @@ def test_every_model_class_is_covered():
     covered = {type(BUILDERS[name](0)).__name__ for name in NAMES}
     expected = {"MPSBornMachine", "TTNBornMachine", "MADE", "PixelCNN", "HAN",
                 "CurieWeissARNN", "SKARNN", "Independent", "BoltzmannARNN", "CWARNN",
-                "ContinuousMADE", "ContinuousPixelCNN", "RealNVP", "Compose", "PixelCNN3D",
+                "ContinuousMADE", "ContinuousPixelCNN", "RealNVP", "Compose", "PixelCNN3D", "RBM",
                 "NeuralRG"}
     assert covered == expected
     supports = {type(BUILDERS[name](0).support).__name__ for name in NAMES

@@ -161,6 +161,13 @@ def test_three_dimensional_bad_input():
     with pytest.raises(ValueError, match="finite"):
         thermodynamic_integration([0.1, 0.2, 0.3],
                                   [Estimate.exact(-1.0)] * 2 + [Estimate.exact(math.nan)])
+    from tnborn.ising3d_study import ising3d_study
+    with pytest.raises(ValueError, match="powers of two"):  # before any Monte Carlo
+        ising3d_study(6, [0.2], progress=False)
+    with pytest.raises(ValueError, match="strictly increasing"):
+        ising3d_study(4, [0.25, 0.2], progress=False)
+    with pytest.raises(ValueError, match="> 0"):
+        ising3d_study(4, [0.0, 0.2], progress=False)
 
 
 def test_ising3d_study_reference_matches_enumeration_and_resumes(tmp_path):

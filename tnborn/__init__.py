@@ -20,7 +20,7 @@ _NAMES = {
     "CurieWeissARNN": "tnborn.arnn", "SKARNN": "tnborn.arnn", "CWARNN": "tnborn.arnn",
     "BoltzmannARNN": "tnborn.arnn", "ContinuousMADE": "tnborn.arnn",
     "ContinuousPixelCNN": "tnborn.arnn", "PixelCNN3D": "tnborn.arnn",
-    "Independent": "tnborn.independent",
+    "Independent": "tnborn.independent", "RBM": "tnborn.rbm",
 }
 _SUBPACKAGES = ("datasets", "diagnostics", "flows", "physics", "supports")
 

@@ -68,7 +68,7 @@ class MinibatchMLE:
                 for epoch in loop.passes():
                     self.train()
                     perm = torch.randperm(total, generator=rng, device=data.device)
-                    out_of_time = minibatch_pass(lambda batch: -self._log_prob(batch).mean(),
+                    out_of_time = minibatch_pass(lambda batch: self._batch_loss(batch, rng),
                                                  data, perm, batch_size, optimizer, loop)
                     seconds = loop.end_pass()
                     self.eval()
@@ -82,6 +82,11 @@ class MinibatchMLE:
                 self.eval()
         loop.restore_best()
         return loop.history
+
+    def _batch_loss(self, batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """The minibatch loss whose gradient the optimizer follows: the mean NLL (a model
+        whose likelihood gradient is intractable overrides it with a surrogate)."""
+        return -self._log_prob(batch).mean()
 
     def _mean_nll(self, data: torch.Tensor, chunk: int = 4096) -> float:
         with torch.no_grad():

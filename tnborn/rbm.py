@@ -1,0 +1,339 @@
+"""Restricted Boltzmann machine with binary visible and hidden units.
+
+Energy and visible free energy (v in {0,1}^n, h in {0,1}^m)::
+
+    E(v, h) = -a.v - b.h - v^T W h          v_1 .. v_n      visible (the sites)
+    F(v)    = -a.v - sum_j softplus(b_j + (v W)_j)      \\ | /  W (n, m)
+    p(v)    = exp(-F(v)) / Z                 h_1 .. h_m      hidden
+
+ln Z is exact when the smaller layer has at most :data:`MAX_EXACT_LAYER` units: the
+hidden layer enumerated, ln Z = logsumexp_h [b.h + sum_i softplus(a_i + (W h)_i)], or
+the visible one, logsumexp_v [-F(v)], in chunks. Otherwise ``log_z(method="ais")``
+estimates it by annealed importance sampling (Salakhutdinov and Murray 2008) from the
+base-rate model p_0(v) = prod_i sigmoid(+-a0_i) (hidden units free) through
+
+    ln p*_k(v) = (1 - beta_k) a0.v + beta_k a.v + sum_j softplus(beta_k (b_j + (v W)_j))
+
+with one block-Gibbs step at each beta_k; ``log_prob`` then uses that stored estimate
+and says so (its ``log_z_estimate``).
+
+Sampling is exact when a layer of at most :data:`MAX_EXACT_SAMPLING` units can be
+enumerated (h from its exact marginal, then v | h; or v from its exact table):
+``exact_sampling`` is then True. Otherwise samples are the ends of independent block-
+Gibbs chains after ``gibbs_steps`` steps from uniform random states (a Markov chain:
+``exact_sampling`` False).
+
+Training (``fit``) is on minibatches with Adam: contrastive divergence, the gradient of
+the surrogate mean F(v_data) - mean F(v_model) whose negative samples come from
+``cd_steps`` Gibbs steps started at the data (CD-k) or at persistent chains (PCD), or,
+where ln Z is exact, the exact likelihood gradient.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from .backend import resolve_real
+from .base import GenerativeModel
+from .checks import check_count, check_int
+from .estimate import Estimate
+from .mle_fit import MinibatchMLE
+from .supports import Discrete
+
+__all__ = ["RBM", "MAX_EXACT_LAYER", "MAX_EXACT_SAMPLING", "MAX_ENUMERATED_HIDDEN"]
+
+#: a layer of at most this many units is enumerated for the exact ln Z
+MAX_EXACT_LAYER = 24
+#: a layer of at most this many units is enumerated for exact sampling
+MAX_EXACT_SAMPLING = 20
+#: at most this many hidden units are enumerated per row for exact marginals of any
+#: visible sites and exact conditional sampling given them
+MAX_ENUMERATED_HIDDEN = 12
+_CHUNK = 1 << 16
+
+
+def _all_states(m: int, dtype, device):
+    """Every 0/1 vector of length m, in chunks ``(<= _CHUNK, m)``."""
+    shifts = torch.arange(m - 1, -1, -1, device=device)
+    for start in range(0, 1 << m, _CHUNK):
+        codes = torch.arange(start, min(start + _CHUNK, 1 << m), device=device)
+        yield ((codes[:, None] >> shifts) & 1).to(dtype)
+
+
+class RBM(MinibatchMLE, GenerativeModel):
+    """Binary restricted Boltzmann machine (module docstring).
+
+    Parameters
+    ----------
+    n_visible, n_hidden : layer sizes (the model's sites are the visible units).
+    init_scale : standard deviation of the initial weights (biases start at zero).
+    gibbs_steps : block-Gibbs steps per sample when sampling is not exact.
+    dtype, device : float64 on the CPU by default.
+    seed : seed of the initial weights and of the model's own random stream.
+    """
+
+    def __init__(self, n_visible: int, n_hidden: int, *, init_scale: float = 0.01,
+                 gibbs_steps: int = 1000, dtype=torch.float64, device=None,
+                 seed: int | None = None):
+        super().__init__()
+        self.n_sites = check_count(n_visible, "n_visible")
+        self.n_hidden = check_count(n_hidden, "n_hidden")
+        self.support = Discrete(2)
+        self.init_scale = float(init_scale)
+        if not (math.isfinite(self.init_scale) and self.init_scale >= 0):
+            raise ValueError(f"init_scale must be a finite number >= 0, got {init_scale!r}")
+        self.gibbs_steps = check_int(gibbs_steps, "gibbs_steps", 1)
+        dtype, device = resolve_real(dtype, device)
+        generator = self._start_rng(seed)
+        weight = torch.randn(self.n_sites, self.n_hidden, generator=generator, dtype=dtype)
+        self.weight = torch.nn.Parameter((weight * self.init_scale).to(device))
+        self.visible_bias = torch.nn.Parameter(torch.zeros(self.n_sites, dtype=dtype,
+                                                           device=device))
+        self.hidden_bias = torch.nn.Parameter(torch.zeros(self.n_hidden, dtype=dtype,
+                                                          device=device))
+        self.cd_steps, self.method = 1, "cd"
+        self._chains = None
+        self._stored_log_z = None  # (parameter versions, Estimate) of the last AIS run
+        self._cached_log_z = None  # (parameter versions, exact ln Z) under no_grad
+
+    # ------------------------------------------------------------ capabilities
+    @property
+    def exact_sampling(self) -> bool:
+        return min(self.n_sites, self.n_hidden) <= MAX_EXACT_SAMPLING
+
+    @property
+    def log_z_is_exact(self) -> bool:
+        return min(self.n_sites, self.n_hidden) <= MAX_EXACT_LAYER
+
+    def _marginal_is_exact(self, mask: torch.Tensor) -> bool:
+        return self.n_hidden <= MAX_ENUMERATED_HIDDEN
+
+    def _conditional_is_exact(self, known: torch.Tensor) -> bool:
+        return self.n_hidden <= MAX_ENUMERATED_HIDDEN
+
+    def _exact_marginal_hint(self) -> str:
+        return f"; exact for any sites with at most {MAX_ENUMERATED_HIDDEN} hidden units"
+
+    # ------------------------------------------------------------------ energies
+    def free_energy(self, x) -> torch.Tensor:
+        """F(v) of visible configurations ``(..., n_visible)``: ``(...,)``."""
+        v = self.validate_configurations(x)
+        return self._free_energy(v.reshape(-1, self.n_sites).to(self.dtype)).reshape(
+            v.shape[:-1])
+
+    def _free_energy(self, v: torch.Tensor) -> torch.Tensor:
+        return -(v @ self.visible_bias) - F.softplus(v @ self.weight + self.hidden_bias).sum(-1)
+
+    def _versions(self) -> tuple:
+        return tuple((p.data_ptr(), p._version) for p in self.parameters())
+
+    def _exact_log_z(self) -> torch.Tensor:
+        """ln Z by enumerating the smaller layer: differentiable under grad mode, and
+        without it cached until the parameters change."""
+        reuse = not torch.is_grad_enabled()
+        if reuse and self._cached_log_z is not None and \
+                self._cached_log_z[0] == self._versions():
+            return self._cached_log_z[1]
+        value = self._enumerated_log_z()
+        if reuse:
+            self._cached_log_z = (self._versions(), value)
+        return value
+
+    def _enumerated_log_z(self) -> torch.Tensor:
+        dtype, device = self.dtype, self.device
+        if self.n_hidden <= self.n_sites:
+            parts = [h @ self.hidden_bias + F.softplus(h @ self.weight.T
+                                                       + self.visible_bias).sum(-1)
+                     for h in _all_states(self.n_hidden, dtype, device)]
+        else:
+            parts = [-self._free_energy(v) for v in _all_states(self.n_sites, dtype, device)]
+        return torch.logsumexp(torch.cat(parts), 0)
+
+    def log_z(self, method: str = "exact", *, chains: int = 100, steps: int = 10_000,
+              generator: torch.Generator | None = None) -> Estimate:
+        """ln Z: ``"exact"`` (the smaller layer has at most :data:`MAX_EXACT_LAYER` units;
+        ValueError otherwise) or ``"ais"`` (``chains`` annealing runs of ``steps``
+        intermediate distributions, beta linear in [0, 1]; the standard error by the delta
+        method over the runs). An AIS result is stored for ``log_prob``."""
+        if method == "exact":
+            if not self.log_z_is_exact:
+                raise ValueError(f"exact ln Z enumerates the smaller layer, at most "
+                                 f"{MAX_EXACT_LAYER} units; this RBM has "
+                                 f"{self.n_sites} x {self.n_hidden}: use method='ais'")
+            with torch.no_grad():
+                return Estimate.exact(float(self._exact_log_z()))
+        if method != "ais":
+            raise ValueError(f"method must be 'exact' or 'ais', got {method!r}")
+        chains, steps = check_count(chains, "chains"), check_count(steps, "steps")
+        with torch.no_grad():
+            estimate = self._ais(chains, steps, self.random_stream(generator))
+        self._stored_log_z = (self._versions(), estimate)
+        return estimate
+
+    def _ais(self, chains: int, steps: int, generator) -> Estimate:
+        a0 = torch.zeros_like(self.visible_bias)  # the base rate: uniform visible units
+        dtype, device = self.dtype, self.device
+
+        def log_p_star(v, beta):
+            return ((1 - beta) * (v @ a0) + beta * (v @ self.visible_bias)
+                    + F.softplus(beta * (v @ self.weight + self.hidden_bias)).sum(-1))
+
+        v = (torch.rand(chains, self.n_sites, generator=generator, dtype=dtype,
+                        device=device) < torch.sigmoid(a0)).to(dtype)
+        log_w = torch.zeros(chains, dtype=dtype, device=device)
+        betas = torch.linspace(0, 1, steps + 1, dtype=dtype).tolist()
+        for previous, beta in zip(betas, betas[1:]):
+            log_w += log_p_star(v, beta) - log_p_star(v, previous)
+            hidden = torch.sigmoid(beta * (v @ self.weight + self.hidden_bias))
+            h = (torch.rand(hidden.shape, generator=generator, dtype=dtype,
+                            device=device) < hidden).to(dtype)
+            visible = torch.sigmoid((1 - beta) * a0 + beta * (h @ self.weight.T
+                                                              + self.visible_bias))
+            v = (torch.rand(visible.shape, generator=generator, dtype=dtype,
+                            device=device) < visible).to(dtype)
+        log_z0 = float(F.softplus(a0).sum()) + self.n_hidden * math.log(2)
+        log_mean = float(torch.logsumexp(log_w, 0)) - math.log(chains)
+        weights = torch.softmax(log_w, 0)
+        # delta method: var(ln mean w) = var(w) / (N mean(w)^2) = (N sum p^2 - 1) / N
+        error = math.sqrt(max(chains * float((weights ** 2).sum()) - 1.0, 0.0) / chains)
+        return Estimate(log_z0 + log_mean, error, "sampled", chains,
+                        diagnostics={"steps": steps,
+                                     "ess": 1.0 / (chains * float((weights ** 2).sum()))})
+
+    def log_z_estimate(self) -> Estimate:
+        """The ln Z that ``log_prob`` uses: exact, or the stored AIS estimate for the
+        current parameters (ValueError when there is none)."""
+        if self.log_z_is_exact:
+            return self.log_z("exact")
+        if self._stored_log_z is None or self._stored_log_z[0] != self._versions():
+            raise ValueError(f"ln Z of this {self.n_sites} x {self.n_hidden} RBM is not "
+                             "exact: call log_z(method='ais') for the current parameters "
+                             "first")
+        return self._stored_log_z[1]
+
+    def _log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        v = x.to(self.dtype)
+        if self.log_z_is_exact:
+            return -self._free_energy(v) - self._exact_log_z()
+        return -self._free_energy(v) - self.log_z_estimate().value
+
+    # ------------------------------------------- marginals and conditionals
+    def _hidden_log_weights(self, v: torch.Tensor, known: torch.Tensor):
+        """(every hidden state ``(2^m, m)``, ln of the unnormalized joint of each with
+        the known visible values of each row, the other visible units summed
+        ``(B, 2^m)``): b.h + sum_known v_i (a_i + (W h)_i) + sum_other softplus(a_i +
+        (W h)_i)."""
+        states = torch.cat(list(_all_states(self.n_hidden, self.dtype, self.device)))
+        field = states @ self.weight.T + self.visible_bias  # (2^m, n)
+        shown = torch.where(known, v, torch.zeros_like(v))
+        return states, (states @ self.hidden_bias + shown @ field.T
+                        + (~known).to(v.dtype) @ F.softplus(field).T)
+
+    def _marginal_log_prob(self, x: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+        v = x.to(self.dtype)
+        _, log_w = self._hidden_log_weights(v, known.expand(v.shape))
+        return torch.logsumexp(log_w, 1) - self._exact_log_z()
+
+    def _conditional_sample(self, x, known, generator) -> torch.Tensor:
+        """h from p(h | known visible values), then the unknown visible units given h:
+        exact (every hidden state enumerated per row)."""
+        v = x.to(self.dtype)
+        states, log_w = self._hidden_log_weights(v, known)
+        index = torch.multinomial(torch.softmax(log_w, 1), 1, generator=generator)[:, 0]
+        visible = torch.sigmoid(states[index] @ self.weight.T + self.visible_bias)
+        drawn = (torch.rand(visible.shape, generator=generator, dtype=self.dtype,
+                            device=self.device) < visible).long()
+        return torch.where(known, x, drawn)
+
+    # ----------------------------------------------------------------- sampling
+    def _gibbs(self, v: torch.Tensor, steps: int, generator) -> torch.Tensor:
+        """``steps`` block-Gibbs sweeps (h | v, then v | h) from visible states ``v``."""
+        for _ in range(steps):
+            hidden = torch.sigmoid(v @ self.weight + self.hidden_bias)
+            h = (torch.rand(hidden.shape, generator=generator, dtype=v.dtype,
+                            device=v.device) < hidden).to(v.dtype)
+            visible = torch.sigmoid(h @ self.weight.T + self.visible_bias)
+            v = (torch.rand(visible.shape, generator=generator, dtype=v.dtype,
+                            device=v.device) < visible).to(v.dtype)
+        return v
+
+    def _sample(self, num: int, generator) -> torch.Tensor:
+        dtype, device = self.dtype, self.device
+        if self.n_hidden <= MAX_EXACT_SAMPLING and self.n_hidden <= self.n_sites:
+            states = torch.cat(list(_all_states(self.n_hidden, dtype, device)))
+            log_p_h = states @ self.hidden_bias + F.softplus(
+                states @ self.weight.T + self.visible_bias).sum(-1)
+            index = torch.multinomial(torch.softmax(log_p_h, 0), num, replacement=True,
+                                      generator=generator)
+            visible = torch.sigmoid(states[index] @ self.weight.T + self.visible_bias)
+            return (torch.rand(visible.shape, generator=generator, dtype=dtype,
+                               device=device) < visible).long()
+        if self.n_sites <= MAX_EXACT_SAMPLING:
+            states = torch.cat(list(_all_states(self.n_sites, dtype, device)))
+            index = torch.multinomial(torch.softmax(-self._free_energy(states), 0), num,
+                                      replacement=True, generator=generator)
+            return states[index].long()
+        start = (torch.rand(num, self.n_sites, generator=generator, dtype=dtype,
+                            device=device) < 0.5).to(dtype)
+        return self._gibbs(start, self.gibbs_steps, generator).long()
+
+    # ------------------------------------------------------------------ training
+    def fit(self, data, *, method: str = "cd", cd_steps: int = 1, **options):
+        """Train on ``data`` with Adam on minibatches; ``method``:
+
+        * ``"cd"``: contrastive divergence, ``cd_steps`` Gibbs steps from the data (CD-k);
+        * ``"pcd"``: the same from persistent chains, one per minibatch row (PCD);
+        * ``"exact"``: the exact likelihood gradient (ln Z enumerated and differentiated;
+          only when ``log_z_is_exact``).
+
+        The other options are those of :meth:`tnborn.mle_fit.MinibatchMLE.fit` (``lr``,
+        ``batch_size``, ``epochs``, ``weight_decay``, ``test_data``, checkpoints...). The
+        NLL records need ln Z: exact here, NaN for an RBM too large to enumerate."""
+        if method not in ("cd", "pcd", "exact"):
+            raise ValueError(f"method must be 'cd', 'pcd' or 'exact', got {method!r}")
+        if method == "exact" and not self.log_z_is_exact:
+            raise ValueError(f"method='exact' differentiates the exact ln Z, which needs a "
+                             f"layer of at most {MAX_EXACT_LAYER} units; use 'cd' or 'pcd'")
+        self.cd_steps = check_count(cd_steps, "cd_steps")
+        self.method, self._chains = method, None
+        return super().fit(data, **options)
+
+    def _batch_loss(self, batch: torch.Tensor, generator) -> torch.Tensor:
+        if self.method == "exact":
+            return -self._log_prob(batch).mean()
+        v = batch.to(self.dtype)
+        persistent = self.method == "pcd"
+        with torch.no_grad():
+            if persistent:
+                if self._chains is None or self._chains.shape[0] != v.shape[0]:
+                    self._chains = v.clone()
+                start = self._chains
+            else:
+                start = v
+            negative = self._gibbs(start, self.cd_steps, generator)
+            if persistent:
+                self._chains = negative
+        return self._free_energy(v).mean() - self._free_energy(negative).mean()
+
+    def _mean_nll(self, data: torch.Tensor, chunk: int = 4096) -> float:
+        if not self.log_z_is_exact:
+            return math.nan
+        with torch.no_grad():
+            log_z = float(self._exact_log_z())
+            total = sum(float(self._free_energy(data[i:i + chunk].to(self.dtype)).sum())
+                        for i in range(0, data.shape[0], chunk))
+        return total / data.shape[0] + log_z
+
+    # ------------------------------------------------------------------ saving
+    def _config(self) -> dict:
+        return {"n_visible": self.n_sites, "n_hidden": self.n_hidden,
+                "init_scale": self.init_scale, "gibbs_steps": self.gibbs_steps,
+                "dtype": str(self.dtype).replace("torch.", ""), "seed": self.seed}
+
+    def _repr_fields(self) -> dict:
+        return {"n_visible": self.n_sites, "n_hidden": self.n_hidden,
+                "exact_sampling": self.exact_sampling}
+
