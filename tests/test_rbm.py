@@ -165,3 +165,31 @@ def test_marginals_and_conditionals_by_hidden_enumeration():
     assert chi_square_pvalue(counts.numpy(), (conditional / conditional.sum()).numpy()) > 1e-3
     with pytest.raises(ValueError, match="cannot sample exactly"):
         RBM(6, 13).conditional_sample(v[:2, :6], known[:6])
+
+
+def test_clamped_gibbs_inpainting_approaches_the_exact_conditional():
+    model = random_rbm(8, 5, seed=7, scale=0.8)
+    v, _, log_p = brute_force(model)
+    known = torch.zeros(8, dtype=torch.bool)
+    known[[0, 2, 5]] = True
+    given = v[200]
+    drawn = model.gibbs_conditional_sample(given.expand(20_000, 8), known, steps=30,
+                                           generator=torch.Generator().manual_seed(1))
+    assert torch.equal(drawn[:, known], given[known].expand(20_000, -1))
+    consistent = (v[:, known] == given[known]).all(1)
+    conditional = torch.where(consistent, log_p.exp(), torch.zeros_like(log_p))
+    counts = torch.bincount(codes(drawn, 2), minlength=256)
+    assert chi_square_pvalue(counts.numpy(), (conditional / conditional.sum()).numpy()) > 1e-3
+    with pytest.raises(ValueError, match="bool mask"):
+        model.gibbs_conditional_sample(v[:2], torch.ones(7, dtype=torch.bool))
+
+
+def test_the_rbm_preset():
+    from tnborn.presets import make_model
+    model = make_model("rbm", 16)
+    assert isinstance(model, RBM) and model.n_hidden == 16
+    assert model.marginal_is_exact([0, 5]) and not model.conditional_is_exact(
+        torch.zeros(16, dtype=torch.bool))
+    assert make_model("rbm", 16, sizes={"n_hidden": 8}).n_hidden == 8
+    with pytest.raises(ValueError, match="binary visible units"):
+        make_model("rbm", 16, local_dim=3)

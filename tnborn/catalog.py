@@ -21,15 +21,18 @@ and 1,000 test from independent chains; the exact Boltzmann distribution is know
 
 from __future__ import annotations
 
-MODEL_NAMES = ("mps", "ttn", "made", "pixelcnn", "independent")
+MODEL_NAMES = ("mps", "ttn", "made", "pixelcnn", "independent", "rbm")
+#: the models `tnborn compare` trains when none are named
+COMPARE_DEFAULT_MODELS = ("mps", "ttn", "made", "pixelcnn", "independent")
 DATA_NAMES = ("bas", "digits", "mnist", "ising")
 SMALL_SITES = 256  # data with at most this many sites get the "small" model defaults
 
 #: the size knob of each preset family that a comparison's ``sizes`` sweeps
-SIZE_KNOBS = {"mps": "max_bond", "ttn": "max_bond", "made": "hidden", "pixelcnn": "channels"}
+SIZE_KNOBS = {"mps": "max_bond", "ttn": "max_bond", "made": "hidden", "pixelcnn": "channels",
+              "rbm": "n_hidden"}
 #: what one pass of each preset family is, for stating a sweep/epoch budget
 PASS_NAMES = {"mps": "sweeps", "ttn": "sweeps", "made": "epochs", "pixelcnn": "epochs",
-              "independent": "closed-form fit"}
+              "independent": "closed-form fit", "rbm": "epochs"}
 
 # constructor keyword arguments per model, for small and for large data
 MODEL_DEFAULTS = {
@@ -39,12 +42,15 @@ MODEL_DEFAULTS = {
     "pixelcnn": ({"channels": 16, "layers": 3, "kernel": 3},
                  {"channels": 16, "layers": 4, "kernel": 5}),
     "independent": ({"pseudocount": 0.5}, {"pseudocount": 0.5}),
+    # 16 hidden units: ln Z, every NLL and the inpainting NLL stay exact
+    "rbm": ({"n_hidden": 16, "init_scale": 0.1}, {"n_hidden": 16, "init_scale": 0.01}),
 }
 #: the presets that have bonds (``max_bond`` applies to them)
 BOND_MODELS = ("mps", "ttn")
 #: sweeps (Born machines) or epochs (networks) of `tnborn train` without a budget; None:
 #: fitted in one closed-form step
-DEFAULT_STEPS = {"mps": 10, "ttn": 10, "made": 20, "pixelcnn": 10, "independent": None}
+DEFAULT_STEPS = {"mps": 10, "ttn": 10, "made": 20, "pixelcnn": 10, "independent": None,
+                 "rbm": 20}
 
 # (train images, test images) when the caller gives none; None: the whole split
 DEFAULT_IMAGES = {"bas": (None, None), "digits": (None, None), "mnist": (1000, 200),

@@ -21,10 +21,10 @@ from pathlib import Path
 
 from . import __version__
 from .budget import parse_budget, parse_interval
-from .catalog import (BOND_MODELS, DATA_NAMES, DEFAULT_IMAGES, DEFAULT_STEPS, HIDE_CHOICES,
-                      ISING_DATA_BETA, ISING_DEFAULTS, ISING_LR, ISING_MODELS, MODEL_DEFAULTS,
-                      MODEL_NAMES, SIZE_KNOBS, SMALL_SITES, XY_DEFAULTS, XY_MODELS,
-                      check_model_name)
+from .catalog import (BOND_MODELS, COMPARE_DEFAULT_MODELS, DATA_NAMES, DEFAULT_IMAGES,
+                      DEFAULT_STEPS, HIDE_CHOICES, ISING_DATA_BETA, ISING_DEFAULTS, ISING_LR,
+                      ISING_MODELS, MODEL_DEFAULTS, MODEL_NAMES, SIZE_KNOBS, SMALL_SITES,
+                      XY_DEFAULTS, XY_MODELS, check_model_name)
 
 USER_ERRORS = (ValueError, TypeError, OSError, ImportError, FloatingPointError)
 
@@ -402,9 +402,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train several models on the same data under the same budget; writes "
                     "results.json, results.md and PNGs into --out and prints the table.")
     comparison.add_argument("--data", required=True, choices=DATA_NAMES)
-    comparison.add_argument("--models", type=_model_list, default=list(MODEL_NAMES),
-                            metavar="LIST",
-                            help=f"comma-separated (default: {','.join(MODEL_NAMES)})")
+    comparison.add_argument("--models", type=_model_list,
+                            default=list(COMPARE_DEFAULT_MODELS), metavar="LIST",
+                            help=f"comma-separated, of {','.join(MODEL_NAMES)} (default: "
+                                 f"{','.join(COMPARE_DEFAULT_MODELS)})")
     comparison.add_argument("--budget", type=_budget, default=parse_budget("60s"), metavar="B",
                             help="per model: sweeps/epochs (10) or time (60s, 2m; "
                                  "default: 60s)")

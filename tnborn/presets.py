@@ -22,6 +22,7 @@ from .datasets import bars_and_stripes, digits, ising_samples, mnist
 from .enumeration import configuration_codes
 from .physics import Ising2D, boltzmann_log_table
 from .independent import Independent
+from .rbm import RBM
 from .mps import MPSBornMachine
 from .supports import Discrete
 from .ttn import TTNBornMachine
@@ -82,6 +83,11 @@ def make_model(name: str, n_sites: int, *, local_dim: int = 2, image_shape=None,
         return MADE(n_sites, local_dim, **options)
     if name == "independent":
         return Independent(Discrete(local_dim), n_sites, **options)
+    if name == "rbm":
+        if local_dim != 2:
+            raise ValueError(f"the rbm preset has binary visible units, not {local_dim} "
+                             "values per site")
+        return RBM(n_sites, **options)
     if image_shape is None:
         raise ValueError("pixelcnn needs an image shape (H, W) with H * W == n_sites")
     if n_sites <= SMALL_SITES:  # a first layer that sees each pixel's whole past

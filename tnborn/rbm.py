@@ -43,23 +43,28 @@ from .estimate import Estimate
 from .mle_fit import MinibatchMLE
 from .supports import Discrete
 
-__all__ = ["RBM", "MAX_EXACT_LAYER", "MAX_EXACT_SAMPLING", "MAX_ENUMERATED_HIDDEN"]
+__all__ = ["RBM", "MAX_EXACT_LAYER", "MAX_EXACT_SAMPLING", "MAX_MARGINAL_HIDDEN",
+           "MAX_ENUMERATED_HIDDEN"]
 
 #: a layer of at most this many units is enumerated for the exact ln Z
 MAX_EXACT_LAYER = 24
 #: a layer of at most this many units is enumerated for exact sampling
 MAX_EXACT_SAMPLING = 20
-#: at most this many hidden units are enumerated per row for exact marginals of any
-#: visible sites and exact conditional sampling given them
+#: at most this many hidden units are enumerated per row (in chunks) for exact marginals
+#: of any visible sites
+MAX_MARGINAL_HIDDEN = 16
+#: at most this many for exact conditional sampling given any visible sites (the whole
+#: table of hidden states per row)
 MAX_ENUMERATED_HIDDEN = 12
+_HIDDEN_CHUNK = 1 << 12
 _CHUNK = 1 << 16
 
 
-def _all_states(m: int, dtype, device):
-    """Every 0/1 vector of length m, in chunks ``(<= _CHUNK, m)``."""
+def _all_states(m: int, dtype, device, chunk: int = _CHUNK):
+    """Every 0/1 vector of length m, in chunks ``(<= chunk, m)``."""
     shifts = torch.arange(m - 1, -1, -1, device=device)
-    for start in range(0, 1 << m, _CHUNK):
-        codes = torch.arange(start, min(start + _CHUNK, 1 << m), device=device)
+    for start in range(0, 1 << m, chunk):
+        codes = torch.arange(start, min(start + chunk, 1 << m), device=device)
         yield ((codes[:, None] >> shifts) & 1).to(dtype)
 
 
@@ -109,13 +114,13 @@ class RBM(MinibatchMLE, GenerativeModel):
         return min(self.n_sites, self.n_hidden) <= MAX_EXACT_LAYER
 
     def _marginal_is_exact(self, mask: torch.Tensor) -> bool:
-        return self.n_hidden <= MAX_ENUMERATED_HIDDEN
+        return self.n_hidden <= MAX_MARGINAL_HIDDEN
 
     def _conditional_is_exact(self, known: torch.Tensor) -> bool:
         return self.n_hidden <= MAX_ENUMERATED_HIDDEN
 
     def _exact_marginal_hint(self) -> str:
-        return f"; exact for any sites with at most {MAX_ENUMERATED_HIDDEN} hidden units"
+        return f"; exact for any sites with at most {MAX_MARGINAL_HIDDEN} hidden units"
 
     # ------------------------------------------------------------------ energies
     def free_energy(self, x) -> torch.Tensor:
@@ -221,32 +226,61 @@ class RBM(MinibatchMLE, GenerativeModel):
         return -self._free_energy(v) - self.log_z_estimate().value
 
     # ------------------------------------------- marginals and conditionals
-    def _hidden_log_weights(self, v: torch.Tensor, known: torch.Tensor):
-        """(every hidden state ``(2^m, m)``, ln of the unnormalized joint of each with
-        the known visible values of each row, the other visible units summed
-        ``(B, 2^m)``): b.h + sum_known v_i (a_i + (W h)_i) + sum_other softplus(a_i +
+    def _hidden_log_weights(self, v: torch.Tensor, known: torch.Tensor, states):
+        """ln of the unnormalized joint of each hidden state of ``states`` ``(S, m)``
+        with the known visible values of each row, the other visible units summed
+        ``(B, S)``: b.h + sum_known v_i (a_i + (W h)_i) + sum_other softplus(a_i +
         (W h)_i)."""
-        states = torch.cat(list(_all_states(self.n_hidden, self.dtype, self.device)))
-        field = states @ self.weight.T + self.visible_bias  # (2^m, n)
+        field = states @ self.weight.T + self.visible_bias  # (S, n)
         shown = torch.where(known, v, torch.zeros_like(v))
-        return states, (states @ self.hidden_bias + shown @ field.T
-                        + (~known).to(v.dtype) @ F.softplus(field).T)
+        return (states @ self.hidden_bias + shown @ field.T
+                + (~known).to(v.dtype) @ F.softplus(field).T)
 
     def _marginal_log_prob(self, x: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
         v = x.to(self.dtype)
-        _, log_w = self._hidden_log_weights(v, known.expand(v.shape))
-        return torch.logsumexp(log_w, 1) - self._exact_log_z()
+        mask = known.expand(v.shape)
+        parts = [torch.logsumexp(self._hidden_log_weights(v, mask, states), 1)
+                 for states in _all_states(self.n_hidden, self.dtype, self.device,
+                                           _HIDDEN_CHUNK)]
+        return torch.logsumexp(torch.stack(parts), 0) - self._exact_log_z()
 
     def _conditional_sample(self, x, known, generator) -> torch.Tensor:
         """h from p(h | known visible values), then the unknown visible units given h:
         exact (every hidden state enumerated per row)."""
         v = x.to(self.dtype)
-        states, log_w = self._hidden_log_weights(v, known)
+        states = torch.cat(list(_all_states(self.n_hidden, self.dtype, self.device)))
+        log_w = self._hidden_log_weights(v, known, states)
         index = torch.multinomial(torch.softmax(log_w, 1), 1, generator=generator)[:, 0]
         visible = torch.sigmoid(states[index] @ self.weight.T + self.visible_bias)
         drawn = (torch.rand(visible.shape, generator=generator, dtype=self.dtype,
                             device=self.device) < visible).long()
         return torch.where(known, x, drawn)
+
+    def gibbs_conditional_sample(self, x, known, *, steps: int = 1000,
+                                 generator: torch.Generator | None = None) -> torch.Tensor:
+        """Inpainting by clamped block Gibbs: ``x`` kept where ``known`` (bool, the shape
+        of ``x`` or ``(n_visible,)``), the other visible units started uniform at random
+        and resampled ``steps`` times given h, with the known ones clamped. A Markov
+        chain: approximate after finitely many steps, for any size (the exact
+        :meth:`conditional_sample` needs at most :data:`MAX_ENUMERATED_HIDDEN` hidden
+        units)."""
+        x = self.validate_configurations(x)
+        known = torch.as_tensor(known, device=self.device)
+        if known.dtype != torch.bool or known.shape[-1] != self.n_sites:
+            raise ValueError(f"known must be a bool mask (..., {self.n_sites}), got "
+                             f"{known.dtype} of shape {tuple(known.shape)}")
+        steps = check_count(steps, "steps")
+        rng = self.random_stream(generator)
+        flat = x.reshape(-1, self.n_sites)
+        mask = known.expand(x.shape).reshape(-1, self.n_sites)
+        with torch.no_grad():
+            clamped = flat.to(self.dtype)
+            noise = torch.rand(clamped.shape, generator=rng, dtype=self.dtype,
+                               device=self.device) < 0.5
+            v = torch.where(mask, clamped, noise.to(self.dtype))
+            for _ in range(steps):
+                v = torch.where(mask, clamped, self._gibbs(v, 1, rng))
+        return v.long().reshape(x.shape)
 
     # ----------------------------------------------------------------- sampling
     def _gibbs(self, v: torch.Tensor, steps: int, generator) -> torch.Tensor:
