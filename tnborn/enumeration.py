@@ -31,3 +31,14 @@ def configuration_codes(x: torch.Tensor, local_dim: int) -> torch.Tensor:
     n = x.shape[-1]
     powers = local_dim ** torch.arange(n - 1, -1, -1, device=x.device)
     return (x * powers).sum(-1)
+
+
+def binary_chunks(n_sites: int, chunk: int, device=None):
+    """Every 0/1 configuration of ``n_sites`` sites in lexicographic order (site 0 most
+    significant), as LongTensors ``(<= chunk, n_sites)`` one chunk at a time: for sums
+    over more configurations than one tensor should hold."""
+    shifts = torch.arange(n_sites - 1, -1, -1, device=device)
+    total = 1 << n_sites
+    for start in range(0, total, chunk):
+        codes = torch.arange(start, min(start + chunk, total), device=device)
+        yield (codes[:, None] >> shifts) & 1

@@ -103,6 +103,11 @@ class Estimate:
             return f"{self.value:.6g} ({unreliable_note(self.warnings)}; {self.num} samples)"
         return f"{self.value:.6g} +- {self.stderr:.2g} ({self.num} samples)"
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "Estimate":
+        """The estimate of :meth:`as_dict`'s plain data (warnings back to a tuple)."""
+        return cls(**{**data, "warnings": tuple(data["warnings"])})
+
     def as_dict(self) -> dict:
         """Plain data (for JSON)."""
         return {"value": self.value, "stderr": self.stderr, "method": self.method,

@@ -18,7 +18,6 @@ name with suffix ``.pt``).
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
@@ -28,6 +27,7 @@ from tqdm.auto import tqdm
 
 from .checks import check_count, check_positive, check_seed
 from .estimate import Estimate
+from .study_checkpoint import read_checkpoint, write_checkpoint
 
 __all__ = ["ising3d_reference", "ising3d_study", "ising3d_table", "ising3d_figure",
            "ising3d_checks"]
@@ -132,7 +132,7 @@ def ising3d_study(L: int, betas, *, hidden: int = 32, steps: int = 2000,
                 "later_steps": later_steps, "batch_size": batch_size, "lr": lr,
                 "anneal": anneal, "samples": samples, "mcmc_steps": mcmc_steps,
                 "grid_step": grid_step, "mc_sweeps": mc_sweeps, "seed": seed}
-    saved = _load(checkpoint, settings)
+    saved = read_checkpoint(checkpoint, settings, "3D Ising study")
     model = HAN(L, dim=3, hidden=hidden, seed=seed)
     model.z2_symmetric = True
     hamiltonian = Ising3D(L)
@@ -157,34 +157,12 @@ def ising3d_study(L: int, betas, *, hidden: int = 32, steps: int = 2000,
             "params": model.num_parameters}
 
 
-def _load(checkpoint, settings: dict) -> dict:
-    if checkpoint is None or not Path(checkpoint).exists():
-        return {}
-    try:
-        saved = json.loads(Path(checkpoint).read_text())
-        stored = saved["settings"]
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise ValueError(f"{checkpoint} is not a 3D Ising study checkpoint ({exc})") from None
-    if stored != json.loads(json.dumps(settings)):
-        raise ValueError(f"{checkpoint} holds a study with other settings ({stored}); "
-                         "remove it or pass another checkpoint")
-    return saved
-
-
 def _save(checkpoint, settings, network, model, reference) -> None:
     if checkpoint is None:
         return
-    path = Path(checkpoint)
-    model.save(path.with_suffix(".pt"))
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps({"settings": settings, "network": network,
-                                     "reference": reference}))
-    temporary.replace(path)
-
-
-def _reference_estimate(point: dict, name: str) -> Estimate:
-    data = dict(point[name])
-    return Estimate(**{**data, "warnings": tuple(data["warnings"])})
+    model.save(Path(checkpoint).with_suffix(".pt"))
+    write_checkpoint(checkpoint, {"settings": settings, "network": network,
+                                  "reference": reference})
 
 
 def _sigmas(value: float, error: float, reference: Estimate) -> float:
@@ -200,8 +178,8 @@ def ising3d_table(result: dict) -> list[str]:
              "E NMCMC (sigma) | abs m Wolff | abs m NMCMC (sigma) | ESS | acc. | tau_int |",
              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for net, ref in zip(result["network"], result["reference"]["points"]):
-        f, e = _reference_estimate(ref, "free_energy"), _reference_estimate(ref, "energy")
-        m = _reference_estimate(ref, "abs_magnetization")
+        f, e = Estimate.from_dict(ref["free_energy"]), Estimate.from_dict(ref["energy"])
+        m = Estimate.from_dict(ref["abs_magnetization"])
         e_gap = _sigmas(net["energy_mcmc"], net["energy_mcmc_err"], e)
         m_gap = _sigmas(net["abs_m_mcmc"], net["abs_m_mcmc_err"], m)
         lines.append(
@@ -221,8 +199,8 @@ def ising3d_checks(result: dict, betas, tolerance: float) -> list[str]:
     for net, ref in zip(result["network"], result["reference"]["points"]):
         if not any(abs(net["beta"] - b) < 1e-9 for b in betas):
             continue
-        f, e = _reference_estimate(ref, "free_energy"), _reference_estimate(ref, "energy")
-        m = _reference_estimate(ref, "abs_magnetization")
+        f, e = Estimate.from_dict(ref["free_energy"]), Estimate.from_dict(ref["energy"])
+        m = Estimate.from_dict(ref["abs_magnetization"])
         gaps = (_sigmas(net["energy_mcmc"], net["energy_mcmc_err"], e),
                 _sigmas(net["abs_m_mcmc"], net["abs_m_mcmc_err"], m))
         relative = net["f_variational"] / f.value - 1

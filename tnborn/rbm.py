@@ -39,6 +39,7 @@ import torch.nn.functional as F
 from .backend import resolve_real
 from .base import GenerativeModel
 from .checks import check_count, check_int
+from .enumeration import binary_chunks
 from .estimate import Estimate
 from .mle_fit import MinibatchMLE
 from .supports import Discrete
@@ -61,11 +62,9 @@ _CHUNK = 1 << 16
 
 
 def _all_states(m: int, dtype, device, chunk: int = _CHUNK):
-    """Every 0/1 vector of length m, in chunks ``(<= chunk, m)``."""
-    shifts = torch.arange(m - 1, -1, -1, device=device)
-    for start in range(0, 1 << m, chunk):
-        codes = torch.arange(start, min(start + chunk, 1 << m), device=device)
-        yield ((codes[:, None] >> shifts) & 1).to(dtype)
+    """Every 0/1 vector of length m as ``dtype``, in chunks ``(<= chunk, m)``."""
+    for states in binary_chunks(m, chunk, device):
+        yield states.to(dtype)
 
 
 class RBM(MinibatchMLE, GenerativeModel):

@@ -43,8 +43,7 @@ from ..backend import resolve_real
 from ..checks import check_beta, check_bool, check_int, check_real
 from ..pairwise import target_couplings
 from .base import AutoregressiveModel
-from .han_geometry import (box_geometry, check_box_sides, check_plane_side,
-                           lattice_adjacency, plane_geometry)
+from .han_geometry import box_geometry, check_box_sides, check_plane_side, plane_geometry
 
 __all__ = ["HAN"]
 
@@ -256,7 +255,9 @@ class HAN(AutoregressiveModel):
         if beta is not None and abs(float(beta) - self.beta) > 1e-12 * self.beta:
             raise ValueError(f"{described}, not at beta={float(beta):g}")
         couplings, fields = target_couplings(hamiltonian, described)
-        expected = self.J * lattice_adjacency(self.shape)
+        from ..physics import Ising2D, Ising3D
+        lattice = Ising2D(self.L) if self.dim == 2 else Ising3D(self.shape)
+        expected = self.J * lattice.couplings
         if couplings.shape != expected.shape or \
                 float((couplings - expected).abs().max()) > 1e-12:
             raise ValueError(f"{described}; {hamiltonian!r} has other couplings (another "

@@ -26,13 +26,11 @@ from __future__ import annotations
 
 import itertools
 
-import numpy as np
 import torch
 
 from ..checks import check_int
 
-__all__ = ["plane_geometry", "box_geometry", "check_plane_side", "check_box_sides",
-           "lattice_adjacency"]
+__all__ = ["plane_geometry", "box_geometry", "check_plane_side", "check_box_sides"]
 
 
 def check_plane_side(L) -> int:
@@ -43,26 +41,13 @@ def check_plane_side(L) -> int:
 
 
 def check_box_sides(L) -> tuple[int, int, int]:
-    """One side or three sides of a 3D box, each a power of two >= 2."""
-    sides = tuple(L) if isinstance(L, (tuple, list)) else (L,) * 3
-    if len(sides) != 3:
-        raise ValueError(f"a 3D HAN needs 3 sides, got {len(sides)}: {sides}")
-    sides = tuple(check_int(side, "side", 2) for side in sides)
+    """One side or three sides of a 3D box (:func:`tnborn.physics.ising3d.box_shape`),
+    each a power of two >= 2."""
+    from ..physics.ising3d import box_shape
+    sides = box_shape(tuple(L) if isinstance(L, (tuple, list)) else (L,) * 3, 3)
     if any(side & (side - 1) for side in sides):
         raise ValueError(f"the sides of a 3D HAN must be powers of two >= 2, got {sides}")
     return sides
-
-
-def lattice_adjacency(shape: tuple[int, ...]) -> torch.Tensor:
-    """Nearest-neighbour adjacency ``(n, n)`` of the periodic row-major box ``shape``
-    (bonds to the +1 neighbour along each axis; a side of 2 bonds its pair twice)."""
-    index = np.arange(int(np.prod(shape))).reshape(shape)
-    adjacency = np.zeros((index.size, index.size))
-    for axis in range(len(shape)):
-        ahead = np.roll(index, -1, axis).ravel()
-        np.add.at(adjacency, (index.ravel(), ahead), 1.0)
-        np.add.at(adjacency, (ahead, index.ravel()), 1.0)
-    return torch.from_numpy(adjacency)
 
 
 def _finish(levels, contexts, last, neighbours, n_sites: int):

@@ -49,8 +49,6 @@ def ising_samples(L, beta, num: int, *, seed: int, J: float = 1.0,
         Consecutive samples remain correlated near the critical point; estimate errors
         with batch means, not as if samples were independent.
     """
-    if dim not in (2, 3):
-        raise ValueError(f"dim must be 2 or 3, got {dim!r}")
     shape = box_shape(L, dim)
     beta = check_positive(beta, "beta")
     num = check_int(num, "num", 1)

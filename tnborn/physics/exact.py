@@ -18,6 +18,7 @@ import math
 import torch
 
 from ..checks import check_beta, check_int, check_real
+from ..enumeration import binary_chunks
 
 __all__ = [
     "exact_log_z",
@@ -44,15 +45,6 @@ def _check_hamiltonian(hamiltonian) -> int:
     return n
 
 
-def _chunks(n: int):
-    """All 2^n configurations (lexicographic, site 0 most significant) in chunks."""
-    shifts = torch.arange(n - 1, -1, -1)
-    total = 2**n
-    for start in range(0, total, _CHUNK):
-        codes = torch.arange(start, min(start + _CHUNK, total))
-        yield (codes.unsqueeze(1) >> shifts) & 1
-
-
 def _enumerate(hamiltonian, beta: float, with_observables: bool):
     """One pass over all configurations with a running max for the log weights.
 
@@ -62,7 +54,7 @@ def _enumerate(hamiltonian, beta: float, with_observables: bool):
     shift = -math.inf               # running max of -beta E
     s0 = 0.0                        # sum exp(-beta E - shift)
     sums = [0.0, 0.0, 0.0]          # the same, weighted by E, |M|, M^2
-    for x in _chunks(n):
+    for x in binary_chunks(n, _CHUNK):
         energy = hamiltonian.energy(x).to(torch.float64).cpu()
         if energy.shape != x.shape[:-1]:
             raise ValueError(f"hamiltonian.energy returned shape {tuple(energy.shape)} for "
@@ -114,7 +106,7 @@ def boltzmann_log_table(hamiltonian, beta, *, max_sites: int = 22) -> torch.Tens
         raise ValueError(f"a table of all 2^{n} configurations is too large (at most "
                          f"{max_sites} sites)")
     log_w = torch.cat([-beta * hamiltonian.energy(x).to(torch.float64).cpu()
-                       for x in _chunks(n)])
+                       for x in binary_chunks(n, _CHUNK)])
     return log_w - torch.logsumexp(log_w, 0)
 
 

@@ -26,7 +26,10 @@ __all__ = ["Ising3D", "box_shape", "box_bonds"]
 
 
 def box_shape(L, dim: int) -> tuple[int, ...]:
-    """``L`` (one side, or ``dim`` sides) as a tuple of ``dim`` integer sides >= 2."""
+    """``L`` (one side, or ``dim`` sides) as a tuple of ``dim`` integer sides >= 2;
+    ``dim`` 2 or 3 (ValueError otherwise)."""
+    if dim not in (2, 3):
+        raise ValueError(f"dim must be 2 or 3, got {dim!r}")
     if isinstance(L, (tuple, list)):
         if len(L) != dim:
             raise ValueError(f"a {dim}D box needs {dim} sides, got {len(L)}: {tuple(L)}")

@@ -93,8 +93,6 @@ def ising_monte_carlo(L, beta, *, dim: int = 3, sweeps: int = 2000, seed: int,
         ``updates_per_sweep``, ``mean_cluster_size``, ``shape``, ``n_sites``, ``beta``,
         ``J``, ``sweeps``, ``chains``, ``seed``.
     """
-    if dim not in (2, 3):
-        raise ValueError(f"dim must be 2 or 3, got {dim!r}")
     shape = box_shape(L, dim)
     beta, J = check_beta(beta), check_positive(J, "J")
     sweeps, chains = check_int(sweeps, "sweeps", 2), check_int(chains, "chains", 1)

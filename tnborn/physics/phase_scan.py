@@ -25,10 +25,8 @@ every point; a rerun with the same settings resumes after the points it holds.
 
 from __future__ import annotations
 
-import json
 import math
 import time
-from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
@@ -37,6 +35,7 @@ from ..base import GenerativeModel
 from ..checks import check_count, check_int, check_positive, check_seed
 from ..augmented_fit import fit_on_images
 from ..estimate import Estimate
+from ..study_checkpoint import read_checkpoint, write_checkpoint
 from ..supports import Discrete
 from .graphs import lattice_pairs
 from .learn import learn_hamiltonian
@@ -70,10 +69,6 @@ def hierarchical_scan_model(L: int, T: float, seed: int) -> GenerativeModel:
 
 #: the model factories of the scan by name (the ``--model`` choices of the CLI and benchmark)
 SCAN_MODELS = {"made": default_scan_model, "han": hierarchical_scan_model}
-
-
-def _estimate(data: dict) -> Estimate:
-    return Estimate(**{**data, "warnings": tuple(data["warnings"])})
 
 
 def _couplings(fitted: dict, nearest: int) -> tuple[float, float, float]:
@@ -185,7 +180,8 @@ def phase_scan(temperatures, sizes=(8, 16), *, num: int = 20_000, test_fraction:
                 "seed": seed, "epochs": epochs, "lr": lr, "batch_size": batch_size,
                 "copies": copies,
                 "model": getattr(make_model, "__qualname__", type(make_model).__name__)}
-    done = _load(checkpoint, settings)
+    done = read_checkpoint(checkpoint, settings, "phase-scan",
+                           required=("points",)).get("points", [])
     grid = [(L, T) for L in sizes for T in temperatures]
     with tqdm(total=len(grid), desc="phase scan", unit="points", disable=not progress,
               leave=False) as bar:
@@ -195,42 +191,18 @@ def phase_scan(temperatures, sizes=(8, 16), *, num: int = 20_000, test_fraction:
                                make_model=make_model, epochs=epochs, lr=lr,
                                batch_size=batch_size, copies=copies,
                                model_samples=model_samples, seed=seed + k))
-            _save(checkpoint, settings, done)
+            write_checkpoint(checkpoint, {"settings": settings, "points": done})
             bar.update(1)
     count = len(temperatures)
     return _summary(temperatures, sizes, [done[k * count:(k + 1) * count]
                                           for k in range(len(sizes))], J)
 
 
-def _load(checkpoint, settings: dict) -> list:
-    if checkpoint is None or not Path(checkpoint).exists():
-        return []
-    try:
-        saved = json.loads(Path(checkpoint).read_text())
-        points = saved["points"]
-        same = saved["settings"] == json.loads(json.dumps(settings))
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise ValueError(f"{checkpoint} is not a phase-scan checkpoint ({exc})") from None
-    if not same:
-        raise ValueError(f"{checkpoint} holds a scan with other settings "
-                         f"({saved['settings']}); remove it or pass another checkpoint")
-    return points
-
-
-def _save(checkpoint, settings: dict, points: list) -> None:
-    if checkpoint is None:
-        return
-    path = Path(checkpoint)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(path.suffix + ".partial")
-    partial.write_text(json.dumps({"settings": settings, "points": points}))
-    partial.replace(path)
-
-
 def _crossing(temperatures, points, small: int, large: int, key: str):
     try:
-        return binder_crossing(temperatures, [_estimate(p[key]) for p in points[small]],
-                               [_estimate(p[key]) for p in points[large]])
+        return binder_crossing(temperatures,
+                               [Estimate.from_dict(p[key]) for p in points[small]],
+                               [Estimate.from_dict(p[key]) for p in points[large]])
     except ValueError:
         return None
 
@@ -275,7 +247,7 @@ def _summary(temperatures, sizes, per_size, J) -> dict:
         below = [p for p in largest if p["T"] < crossing.value]
         if len(below) >= 3:
             fitted = fit_magnetization([p["T"] for p in below],
-                                       [_estimate(p["abs_magnetization"]) for p in below])
+                                       [Estimate.from_dict(p["abs_magnetization"]) for p in below])
     return {"temperatures": temperatures, "sizes": sizes, "points": per_size,
             "crossing": crossing, "crossing_data": crossing_data,
             "magnetization_fit": fitted, "tc_exact": ONSAGER_TC * J}
