@@ -9,6 +9,15 @@ Wolff's tau_int of |m| in sweeps with the seconds per sweep and per network step
 both chains can be compared per second of wall clock. One thread, float64::
 
     python benchmarks/han_large_2d.py --L 32 --beta 0.44 --pretrain 16
+    python benchmarks/han_large_2d.py --L 32 --pretrain 16 --pretrain-steps 1500 \
+        --steps 4500 --finetune-steps 3000 --finetune-lr 2e-4
+
+``--finetune-steps`` adds a second stage at ``--finetune-lr`` with its own checkpoint
+(the first stage's resumes as it was). ``--init-from`` starts the smaller lattice from a
+checkpoint of an earlier run (L = 64 from the trained L = 32)::
+
+    python benchmarks/han_large_2d.py --L 64 --pretrain 32 \
+        --init-from runs/han_large/finetune_L32.pt --steps 300 --out runs/han_large64
 """
 
 from __future__ import annotations
@@ -35,6 +44,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--hidden", type=int, default=32)
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--init-from", type=Path, default=None,
+                        help="a training checkpoint of the --pretrain lattice's HAN to "
+                             "start from instead of pretraining")
+    parser.add_argument("--finetune-steps", type=int, default=0,
+                        help="further steps at --finetune-lr after --steps (0: none)")
+    parser.add_argument("--finetune-lr", type=float, default=2e-4)
     parser.add_argument("--samples", type=int, default=100_000)
     parser.add_argument("--mcmc-steps", type=int, default=1000)
     parser.add_argument("--wolff-sweeps", type=int, default=4000)
@@ -43,10 +58,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def train(model, L: int, beta: float, steps: int, args, anneal, checkpoint: Path) -> float:
+def train(model, L: int, beta: float, steps: int, args, anneal, checkpoint: Path,
+          lr: float | None = None) -> float:
     start = time.perf_counter()
     train_variational(model, Ising2D(L), beta, steps=steps, batch_size=args.batch_size,
-                      lr=args.lr, beta_anneal=anneal, progress=True,
+                      lr=args.lr if lr is None else lr, beta_anneal=anneal, progress=True,
                       generator=torch.Generator().manual_seed(args.seed), checkpoint=checkpoint,
                       resume=checkpoint if checkpoint.exists() else None)
     return time.perf_counter() - start
@@ -58,13 +74,20 @@ def main(argv=None) -> dict:
     args.out.mkdir(parents=True, exist_ok=True)
     small = HAN(args.pretrain, hidden=args.hidden, seed=args.seed)
     small.z2_symmetric = True
-    pretrain_seconds = train(small, args.pretrain, args.beta, args.pretrain_steps, args, 0.998,
-                             args.out / f"pretrain_L{args.pretrain}.pt")
+    if args.init_from is not None:  # a trained smaller lattice: no pretraining here
+        small.load_state_dict(torch.load(args.init_from, weights_only=True)["state"])
+        pretrain_seconds = 0.0
+    else:
+        pretrain_seconds = train(small, args.pretrain, args.beta, args.pretrain_steps, args,
+                                 0.998, args.out / f"pretrain_L{args.pretrain}.pt")
     model = HAN(args.L, hidden=args.hidden, seed=args.seed)
     model.z2_symmetric = True
     copied = model.init_from_smaller_(small)
     seconds = train(model, args.L, args.beta, args.steps, args, None,
                     args.out / f"train_L{args.L}.pt")
+    if args.finetune_steps:
+        seconds += train(model, args.L, args.beta, args.finetune_steps, args, None,
+                         args.out / f"finetune_L{args.L}.pt", lr=args.finetune_lr)
     n, hamiltonian = args.L ** 2, Ising2D(args.L)
     exact = -ising2d_log_z(args.L, args.beta) / args.beta / n
     fe = free_energy(model, hamiltonian, args.beta, num=args.samples,
@@ -80,6 +103,7 @@ def main(argv=None) -> dict:
     result = {
         "L": args.L, "beta": args.beta, "pretrain": args.pretrain, "copied_levels": copied,
         "params": model.num_parameters, "steps": args.steps,
+        "finetune_steps": args.finetune_steps, "finetune_lr": args.finetune_lr,
         "pretrain_seconds": pretrain_seconds, "train_seconds": seconds,
         "f_exact": exact, "f_variational": fe["F_variational_per_site"],
         "f_importance": fe["F_importance_per_site"],

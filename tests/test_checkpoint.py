@@ -85,7 +85,8 @@ def _steps_done(path: Path) -> int:
 
 
 def _without_times(history):
-    return [{k: v for k, v in record.items() if k not in ("seconds", "cpu_seconds")} for record in history]
+    return [{k: v for k, v in record.items() if k not in ("seconds", "cpu_seconds")}
+            for record in history]
 
 
 @pytest.fixture
@@ -189,3 +190,31 @@ def test_checkpoint_schedule_and_extension(tmp_path, one_thread):
     longer = MADE(16, hidden=8, seed=0).fit(data, epochs=10, resume=path, progress=False)
     straight = MADE(16, hidden=8, seed=0).fit(data, epochs=10, progress=False)
     assert _without_times(longer) == _without_times(straight)
+
+
+def test_learning_rate_decay_and_sparse_records_survive_a_resume(tmp_path, one_thread):
+    """``lr_decay`` shrinks the rate each epoch (a resumed run goes on from the decayed
+    rate: it ends where the uninterrupted run does); ``record_every`` records every K-th
+    epoch and the last (of the interrupted run too: its epoch 4)."""
+    from tnborn import MADE
+    from tnborn.datasets import bars_and_stripes
+
+    data = bars_and_stripes(4, 4)
+    options = {"lr": 0.01, "lr_decay": 0.5, "record_every": 3, "progress": False}
+    straight_model = MADE(16, hidden=8, seed=0)
+    straight = straight_model.fit(data, epochs=7, **options)
+    assert [record["step"] for record in straight] == [3, 6, 7]
+    path = tmp_path / "made.pt"
+    MADE(16, hidden=8, seed=0).fit(data, epochs=4, checkpoint=path, **options)
+    resumed_model = MADE(16, hidden=8, seed=0)
+    resumed = resumed_model.fit(data, epochs=7, resume=path, **options)
+    assert [r["step"] for r in resumed] == [3, 4, 6, 7]
+    assert _without_times([r for r in resumed if r["step"] != 4]) == _without_times(straight)
+    for a, b in zip(resumed_model.parameters(), straight_model.parameters()):
+        assert torch.equal(a, b)
+    constant = MADE(16, hidden=8, seed=0).fit(data, epochs=7, lr=0.01, progress=False)
+    assert constant[-1]["train_nll"] != straight[-1]["train_nll"]
+    with pytest.raises(ValueError, match="lr_decay"):
+        MADE(16, hidden=8, seed=0).fit(data, epochs=1, lr_decay=1.5, progress=False)
+    with pytest.raises(ValueError, match="record_every"):
+        MADE(16, hidden=8, seed=0).fit(data, epochs=1, record_every=0, progress=False)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from tnborn import MADE, MPSBornMachine, load
+from tnborn import MADE, RBM, MPSBornMachine, load
 from tnborn.compare import compare, default_cuts
 from tnborn.datasets import bars_and_stripes
 from tnborn.presets import load_data, make_model
@@ -177,6 +177,37 @@ def test_inpainting_scores_the_hidden_half_beside_the_baseline(bas):
     assert inpainting_nll(mps, bas, known) == pytest.approx(expected, abs=1e-3)
     line = [s for s in markdown_table(results).splitlines() if s.startswith("Baseline")][0]
     assert "test NLL 11.090" in line and "inpainting NLL 5.55" in line
+
+
+def test_a_model_without_exact_ln_z_is_scored_after_ais():
+    """An RBM with both layers over 24 units: its NLLs subtract an AIS estimate whose
+    error the row and the table carry; its inpainting NLL and MI (no exact marginals) are
+    left out, while the 16-hidden preset beside it keeps exact scores."""
+    gen = torch.Generator().manual_seed(0)
+    data = (torch.rand(120, 26, generator=gen) < 0.3).long()
+    built = []
+
+    def large(seed):
+        built.append(RBM(26, 25, init_scale=0.05, seed=seed))
+        return built[-1]
+
+    results = compare(data[:80], data[80:], [("rbm-large", large), "rbm"], budget=2,
+                      image_shape=(2, 13), progress=False, mi_samples=50, timing_samples=10,
+                      ais_chains=20, ais_steps=100)
+    big, small = results["rows"]
+    assert big["log_z_err_max"] > 0 and small["log_z_err_max"] == 0.0
+    model = built[0]
+    assert big["test_nll_mean"] == pytest.approx(model.nll(data[80:]), abs=1e-12)
+    assert big["test_nll_mean"] == pytest.approx(
+        float(model.free_energy(data[80:]).detach().mean()) + model.log_z_estimate().value)
+    assert big["inpainting_nll_mean"] is None and big["mutual_information"] is None
+    assert small["inpainting_nll_mean"] is not None and small["mutual_information"]
+    # 20 AIS runs can never pass the ESS rule (50 effective runs): flagged
+    assert not big["log_z_reliable"] and small["log_z_reliable"]
+    table = markdown_table(results)
+    assert f"(AIS ln Z +- {big['log_z_err_max']:.3f}, UNRELIABLE: low ESS)" in table
+    with pytest.raises(ValueError, match="ais_steps"):
+        compare(data[:80], data[80:], ["rbm"], budget=1, ais_steps=0, **QUIET)
 
 
 # ------------------------------------------------------------ size sweeps

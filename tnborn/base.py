@@ -7,8 +7,8 @@ Public methods validate their arguments and raise :class:`ValueError` /
 :class:`TypeError` with a clear message, then call private kernels (``_log_prob``,
 ``_sample``, ...) that subclasses implement. Behaviour that differs between model
 families is asked of the model through its capabilities (``exact_sampling``,
-``has_bonds``, ``has_rsample``, ``supports_z2``, ``marginal_is_exact``,
-``conditional_is_exact``), never by testing its class.
+``has_bonds``, ``has_rsample``, ``supports_z2``, ``log_z_is_exact``,
+``marginal_is_exact``, ``conditional_is_exact``), never by testing its class.
 
 Random draws come from the ``generator`` a caller passes, otherwise from the model's own
 stream: seeded by the constructor's ``seed`` (or by one draw from torch's global RNG when
@@ -31,6 +31,7 @@ import torch
 
 from .backend import seeded_generator
 from .checks import check_count, check_generator, check_seed
+from .distributed import resolve_collective
 from .enumeration import MAX_CONFIGURATIONS, all_configurations, count_configurations
 from .supports import Discrete, Support, support_from_config
 
@@ -65,6 +66,11 @@ class GenerativeModel(torch.nn.Module):
     exact_sampling: bool = True
     #: a tensor network with ``bonds``, ``bond_dims`` and ``entanglement_entropy``
     has_bonds: bool = False
+    #: ``log_prob`` is normalized exactly; False where it subtracts an estimated ln Z,
+    #: which such a model makes with ``log_z("ais", chains=, steps=, generator=,
+    #: base_data=)`` (an :class:`tnborn.Estimate`, kept for ``log_prob`` until the
+    #: parameters change)
+    log_z_is_exact: bool = True
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -282,14 +288,40 @@ class GenerativeModel(torch.nn.Module):
     def _conditional_log_prob(self, x: torch.Tensor, given: torch.Tensor) -> torch.Tensor:
         return self._log_prob(x) - self.marginal_log_prob(x, given, validate=False)
 
-    def fit(self, data, **options) -> list[dict]:
-        """Train on ``data`` ``(N, n_sites)``; returns one dict per sweep/epoch."""
+    def fit(self, data, *, distributed: bool = False, process_group=None,
+            **options) -> list[dict]:
+        """Train on ``data`` ``(N, n_sites)``; returns one dict per sweep/epoch.
+
+        ``distributed=True`` (the default process group) or ``process_group=group``: a
+        data-parallel fit in which ``data`` (and ``test_data``, ``val_data``) are this
+        rank's shard (:mod:`tnborn.distributed`); bad input on any rank is a ValueError
+        on every rank."""
+        collective = resolve_collective(distributed, process_group)
+        if not collective.active:
+            data, options = self._validated_fit_data(data, options)
+            return self._fit(data, **options)
+        problem = self._distributed_refusal(options)
+        if problem is None:
+            try:
+                data, options = self._validated_fit_data(data, options)
+            except (TypeError, ValueError) as exc:
+                problem = str(exc)
+        collective.raise_if_any(problem)
+        collective.shard_sizes(data.shape[0])
+        return self._fit(data, collective=collective, **options)
+
+    def _validated_fit_data(self, data, options: dict) -> tuple[torch.Tensor, dict]:
         data = self.validate_configurations(data, "data").reshape(-1, self.n_sites)
+        options = dict(options)
         for name in ("test_data", "val_data"):
             if options.get(name) is not None:
                 options[name] = self.validate_configurations(options[name], name).reshape(
                     -1, self.n_sites)
-        return self._fit(data, **options)
+        return data, options
+
+    def _distributed_refusal(self, options: dict) -> str | None:
+        """Why this fit cannot run data-parallel (None: it can)."""
+        return f"{type(self).__name__} has no data-parallel fit"
 
     # --------------------------------------------------------------- state dicts
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):

@@ -301,7 +301,8 @@ class TensorNetworkBornMachine(GenerativeModel):
             normalized_steps: bool = False, generator: torch.Generator | None = None,
             max_seconds: float | None = None, checkpoint=None, checkpoint_every=1,
             resume=None, val_data=None, patience: int | None = None,
-            clock: str = "wall") -> list[dict]:
+            clock: str = "wall", distributed: bool = False,
+            process_group=None, broadcast_split: bool = False) -> list[dict]:
         """Learn ``data`` ``(N, n_sites)`` by maximum likelihood.
 
         ``method="sweep"`` (default): sweeps of two-tensor updates (two neighbouring
@@ -341,6 +342,20 @@ class TensorNetworkBornMachine(GenerativeModel):
         val_data, patience : record ``val_nll`` every sweep and end at the state with the
             lowest one; stop after ``patience`` sweeps without a new best.
         clock : ``"wall"`` or ``"cpu"``: what ``max_seconds`` counts.
+        distributed, process_group : (sweeps) data-parallel training on torch.distributed
+            (the default group, or ``process_group``): ``data``, ``test_data`` and
+            ``val_data`` are this rank's shards; every rank keeps only its shard's
+            environments, the gradient terms and NLLs are summed over the ranks, so every
+            rank steps the same merged tensor, and the tensors equal (to rounding) those
+            of one process on the concatenated data. Each rank splits it by its own SVD
+            (bitwise the same on identical machines; the ranks compare fingerprints of
+            their tensors after every sweep and stop with a RuntimeError if they
+            differ); ``broadcast_split=True`` broadcasts rank 0's split instead (for
+            ranks on different machines, at four more collectives per update). With
+            ``batch_size`` B each update uses the next B rows of every rank's shuffled
+            shard (a global minibatch of about ranks x B rows, weighted by the global
+            count); a sweep has as many batches as the largest shard needs, and a smaller
+            shard cycles.
 
         Returns one dict per sweep: ``step``, ``train_nll``, ``test_nll`` (if test data),
         ``val_nll`` (if validation data), ``seconds`` and ``cpu_seconds`` (cumulative
@@ -350,21 +365,31 @@ class TensorNetworkBornMachine(GenerativeModel):
         if method not in self.default_lr:
             raise ValueError(f"method must be one of {sorted(self.default_lr)}, got {method!r}")
         check_bool(normalized_steps, "normalized_steps")
-        if method == "gradient" and (steps_per_bond != 1 or normalized_steps):
-            raise ValueError("steps_per_bond and normalized_steps belong to method='sweep'")
+        check_bool(broadcast_split, "broadcast_split")
+        if method == "gradient" and (steps_per_bond != 1 or normalized_steps
+                                     or broadcast_split):
+            raise ValueError("steps_per_bond, normalized_steps and broadcast_split belong "
+                             "to method='sweep'")
         lr = self.default_lr[method] if lr is None else lr
         return super().fit(data, method=method, sweeps=sweeps, lr=lr, batch_size=batch_size,
                            test_data=test_data, progress=progress, max_step=max_step,
                            steps_per_bond=steps_per_bond, normalized_steps=normalized_steps,
                            generator=generator, max_seconds=max_seconds,
                            checkpoint=checkpoint, checkpoint_every=checkpoint_every,
-                           resume=resume, val_data=val_data, patience=patience, clock=clock)
+                           resume=resume, val_data=val_data, patience=patience, clock=clock,
+                           distributed=distributed, process_group=process_group,
+                           broadcast_split=broadcast_split)
+
+    def _distributed_refusal(self, options: dict) -> str | None:
+        if options.get("method") != "sweep":
+            return "only method='sweep' trains data-parallel"
+        return None
 
     def _fit(self, data, *, method, **options) -> list[dict]:
         from .gradient_fit import fit_by_gradient
 
         if method == "gradient":
-            for key in ("max_step", "steps_per_bond", "normalized_steps"):
+            for key in ("max_step", "steps_per_bond", "normalized_steps", "broadcast_split"):
                 options.pop(key)
             return fit_by_gradient(self, data, **options)
         return self._fit_sweeps(data, **options)

@@ -95,3 +95,23 @@ def check_local_dim(value) -> int:
     if value < 2:
         raise ValueError(f"local_dim must be >= 2, got {value}")
     return value
+
+
+def check_increasing(values, name: str, *, minimum: int = 1,
+                     allow_zero: bool = False) -> list[float]:
+    """Finite, strictly increasing numbers > 0 (>= 0 with ``allow_zero``), at least
+    ``minimum`` of them, as floats: TypeError / ValueError naming ``name``."""
+    if isinstance(values, (str, bytes)):
+        raise TypeError(f"{name} must be a sequence of numbers, got {values!r}")
+    try:
+        out = [float(v) for v in values]
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a sequence of numbers, got {values!r}") from None
+    if len(out) < minimum:
+        raise ValueError(f"need at least {minimum} {name}, got {len(out)}")
+    if not all(math.isfinite(v) and (v >= 0 if allow_zero else v > 0) for v in out):
+        raise ValueError(f"{name} must be finite and {'>=' if allow_zero else '>'} 0, "
+                         f"got {out}")
+    if any(b <= a for a, b in zip(out, out[1:])):
+        raise ValueError(f"{name} must be strictly increasing, got {out}")
+    return out

@@ -16,6 +16,7 @@ answers at once.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -162,29 +163,74 @@ def _print_training(summary: dict) -> None:
 
 
 def _train(args) -> None:
-    """`tnborn train`."""
-    from .workflows import CHECKPOINT_NAME, train_run
+    """`tnborn train` (data-parallel with --nproc N or under torchrun)."""
+    from .workflows import CHECKPOINT_NAME
 
-    budget = args.budget if args.budget is not None else args.steps
-    label = args.data if args.data in DATA_NAMES else Path(args.data).stem
-    out = Path(args.out or f"runs/{args.model}-{label}")
     try:
-        summary = train_run(args.model, args.data, out, budget=budget,
-                            max_bond=args.max_bond, images=args.images,
-                            test_images=args.test_images, test_data=args.test_data,
-                            threshold=args.threshold,
-                            lr=args.lr, batch_size=args.batch_size, seed=args.seed,
-                            progress=not args.no_progress, device=args.device,
-                            resume=args.resume, checkpoint_every=args.checkpoint_every)
+        summary = _on_ranks(_train_once, args)
     except KeyboardInterrupt:
-        checkpoint = out / CHECKPOINT_NAME
+        checkpoint = _train_out(args) / CHECKPOINT_NAME
         if checkpoint.is_file():
             print(f"tnborn: interrupted; the checkpoint of the last finished sweep/epoch is "
                   f"{checkpoint}: continue with the same command and --resume {checkpoint}",
                   file=sys.stderr)
         raise
+    if summary is None:  # a rank other than 0 under torchrun
+        return
     _print_training(summary)
     print("wrote " + ", ".join(summary["files"].values()))
+
+
+def _train_out(args) -> Path:
+    label = args.data if args.data in DATA_NAMES else Path(args.data).stem
+    return Path(args.out or f"runs/{args.model}-{label}")
+
+
+def _train_once(args, distributed: bool) -> dict:
+    from .workflows import train_run
+
+    budget = args.budget if args.budget is not None else args.steps
+    return train_run(args.model, args.data, _train_out(args), budget=budget,
+                     max_bond=args.max_bond, images=args.images,
+                     test_images=args.test_images, test_data=args.test_data,
+                     threshold=args.threshold, lr=args.lr, batch_size=args.batch_size,
+                     seed=args.seed, progress=not args.no_progress, device=args.device,
+                     resume=args.resume, checkpoint_every=args.checkpoint_every,
+                     distributed=distributed)
+
+
+def _on_ranks(run, args):
+    """``run(args, distributed)`` in one process, on ``--nproc`` local ranks (rank 0's
+    result) or as one rank of torchrun's group (rank 0's result; None on the others)."""
+    launched = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    if launched and args.nproc > 1:
+        raise ValueError("under torchrun the launcher makes the processes: leave out --nproc")
+    if args.nproc > 1:
+        from .launch import run_local
+
+        return run_local(_in_group, args.nproc, run, args, timeout=7 * 24 * 3600,
+                         threads=args.threads or 1)[0]
+    if not launched:
+        return run(args, False)
+    import torch.distributed as dist
+
+    backend = "nccl" if (args.device or "cpu").startswith("cuda") else "gloo"
+    if backend == "nccl":  # one GPU per rank of this machine
+        import torch
+
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        args.device = f"cuda:{torch.cuda.current_device()}"
+    dist.init_process_group(backend, init_method="env://")
+    try:
+        result = run(args, True)
+        return result if dist.get_rank() == 0 else None
+    finally:
+        dist.destroy_process_group()
+
+
+def _in_group(run, args):
+    """One rank of ``--nproc N`` (run_local has set up the group)."""
+    return run(args, True)
 
 
 def _sample(args) -> None:
@@ -234,7 +280,7 @@ def _compare(args) -> None:
                       image_shape=dataset.image_shape, progress=not args.no_progress,
                       max_bond=args.max_bond, device=args.device,
                       mi_samples=args.mi_samples or None, mi_inner=args.mi_inner,
-                      mi_max_inner=args.mi_max_inner)
+                      mi_max_inner=args.mi_max_inner, ais_steps=args.ais_steps)
     print(f"data: {dataset.name}\n")
     print(markdown_report(results))
     print(f"\nwrote {len(results['files'])} files to {args.out}")
@@ -243,12 +289,10 @@ def _compare(args) -> None:
 def _ising(args) -> None:
     """`tnborn ising`."""
     from .estimate import format_with_error
-    from .workflows import ising_run
 
-    r = ising_run(args.model, L=args.L, beta=args.beta, steps=args.steps,
-                  batch_size=args.batch_size, lr=args.lr, z2=args.z2, samples=args.samples,
-                  seed=args.seed, progress=not args.no_progress, device=args.device,
-                  exact_last_level=args.exact_last_level)
+    r = _on_ranks(_ising_once, args)
+    if r is None:  # a rank other than 0 under torchrun
+        return
     symmetry = (", Z2-symmetric" if r["z2"] else "") + \
         (", exact heat-bath last level" if r["exact_last_level"] else "")
     print(f"VAN {r['model']}{symmetry} on the {r['L']}x{r['L']} periodic Ising model at beta "
@@ -264,6 +308,16 @@ def _ising(args) -> None:
     print(f"F per site, exact:       {r['F_exact']:.6f}   (Kaufman, finite periodic lattice)")
     for warning in r["warnings"]:
         print(f"warning: unreliable estimate: {warning}")
+
+
+def _ising_once(args, distributed: bool) -> dict:
+    from .workflows import ising_run
+
+    return ising_run(args.model, L=args.L, beta=args.beta, steps=args.steps,
+                     batch_size=args.batch_size, lr=args.lr, z2=args.z2,
+                     samples=args.samples, seed=args.seed, progress=not args.no_progress,
+                     device=args.device, exact_last_level=args.exact_last_level,
+                     distributed=distributed)
 
 
 def _xy(args) -> None:
@@ -364,6 +418,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--checkpoint-every", type=_interval, default=1, metavar="K",
                        help="rewrite DIR/checkpoint.pt every K sweeps/epochs or after a "
                             "time such as 60s (default: 1)")
+    train.add_argument("--nproc", type=_positive_int, default=1, metavar="N",
+                       help="train data-parallel on N local processes (gloo on "
+                            "127.0.0.1; each rank keeps every N-th training row; one "
+                            "torch thread each unless --threads). Under torchrun its "
+                            "ranks are used instead (default: 1)")
     train.add_argument("--resume", metavar="CHECKPOINT",
                        help="continue the run of this checkpoint (same model, data and "
                             "options; a larger budget trains further)")
@@ -444,6 +503,10 @@ def build_parser() -> argparse.ArgumentParser:
     comparison.add_argument("--mi-max-inner", type=_positive_int, default=128, metavar="N",
                             help="raise the inner draws (x4) up to N while an MI estimate "
                                  "is unreliable (default: 128)")
+    comparison.add_argument("--ais-steps", type=_positive_int, default=10_000, metavar="N",
+                            help="temperatures of the AIS run (100 chains) that estimates "
+                                 "ln Z of a model whose ln Z is not exact (an RBM with "
+                                 "both layers over 24 units; default: 10000)")
     comparison.add_argument("--out", default="runs/compare", metavar="DIR",
                             help="output folder (default: runs/compare)")
     comparison.set_defaults(handler=_compare)
@@ -477,6 +540,10 @@ def build_parser() -> argparse.ArgumentParser:
     ising.add_argument("--samples", type=_positive_int, default=ISING_DEFAULTS["samples"],
                        metavar="N", help="samples of the free-energy estimate (default: "
                                          f"{ISING_DEFAULTS['samples']})")
+    ising.add_argument("--nproc", type=_positive_int, default=1, metavar="N",
+                       help="train on N local processes (gloo; batch and samples split "
+                            "among them; the batch size must be a multiple of N). Under "
+                            "torchrun its ranks are used instead (default: 1)")
     ising.set_defaults(handler=_ising)
 
     xy = commands.add_parser(

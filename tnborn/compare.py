@@ -42,7 +42,7 @@ def compare(train, test, models, *, budget, seeds=(0,), val_data=None,
             progress: bool = True, max_bond: int | None = None, device=None,
             mi_samples: int | None = 300, mi_inner: int = 32, mi_max_inner: int = 128,
             mi_cuts=None, inpaint: bool = True, timing_samples: int = 1000,
-            shown_samples: int = 16) -> dict:
+            shown_samples: int = 16, ais_chains: int = 100, ais_steps: int = 10_000) -> dict:
     """Train every model of ``models`` on ``train`` within ``budget``, once per seed, and
     measure its best-validation state.
 
@@ -84,6 +84,12 @@ def compare(train, test, models, *, budget, seeds=(0,), val_data=None,
         (:func:`tnborn.scores.inpainting_nll`; image data only).
     timing_samples, shown_samples : samples drawn to time sampling; samples per row in
         the report's image grids.
+    ais_chains, ais_steps : the annealed importance sampling run that estimates ln Z of a
+        trained model whose ``log_z_is_exact`` is False (a large RBM) before it is scored;
+        its standard error, shared by every NLL of that run, is the row's
+        ``log_z_err_max`` (the largest over the seeds; 0.0 where ln Z is exact). The
+        inpainting NLL and the MI profile need exact marginals (``marginal_is_exact``):
+        None for a model without them.
 
     Returns the results dict (see DESIGN.md "Comparison results"): ``data``, ``budget``,
     ``threads``, ``device``, ``seeds``, ``val_fraction``, ``patience``, ``floor``,
@@ -92,7 +98,9 @@ def compare(train, test, models, *, budget, seeds=(0,), val_data=None,
     has ``model``, ``setting``, ``params``, ``test_nll_mean``/``_std``,
     ``val_nll_mean``/``_std``, ``kl_exact_mean``/``_std``, ``n``, ``per_seed`` (``seed``,
     ``test_nll``, ``val_nll``, ``kl_exact``, ``best_step``, ``time_to_best``,
-    ``stopped_by``, ``inpainting_nll``, ``history``), and the first seed's
+    ``stopped_by``, ``log_z_err``, ``log_z_reliable``, ``inpainting_nll``, ``history``),
+    ``log_z_err_max``, ``log_z_reliable`` (every seed's AIS passed the ESS rule of
+    :mod:`tnborn.estimate`), and the first seed's
     ``mutual_information``, ``entanglement``, ``sample_seconds_per_1000``.
     """
     seeds = _check_seeds(seeds)
@@ -115,6 +123,7 @@ def compare(train, test, models, *, budget, seeds=(0,), val_data=None,
             else _check_cuts(mi_cuts, n_sites)
     known = _lower_half_known(image_shape) if inpaint and image_shape is not None else None
     timing_samples = check_int(timing_samples, "timing_samples", 1)
+    ais = (check_int(ais_chains, "ais_chains", 2), check_int(ais_steps, "ais_steps", 1))
     shown_samples = check_int(shown_samples, "shown_samples", 1)
     rows, shown = [], {}
     for name, family, setting, build in entries:
@@ -123,7 +132,7 @@ def compare(train, test, models, *, budget, seeds=(0,), val_data=None,
             model = build(seed)
             run = _run(model, train, val, test, budget=budget, seed=seed, clock=clock,
                        patience=patience, progress=progress, reference=reference,
-                       known=known)
+                       known=known, ais=ais)
             if seed == seeds[0]:
                 first = _first_seed_extras(model, seed, mi_samples, mi_inner, mi_max_inner,
                                            mi_cuts, timing_samples)
@@ -171,8 +180,9 @@ def default_cuts(n_sites: int, image_shape=None) -> list[int]:
 
 # ------------------------------------------------------------------------ runs
 def _run(model, train, val, test, *, budget, seed, clock, patience, progress, reference,
-         known) -> dict:
-    """Train one model once (keeping its best-validation state) and measure it."""
+         known, ais) -> dict:
+    """Train one model once (keeping its best-validation state) and measure it (after an
+    AIS estimate of ln Z where it is not exact)."""
     generator = torch.Generator(model.device).manual_seed(seed)
     options = {} if model.fit_unit is None else {"patience": patience, "clock": clock,
                                                  "progress": progress,
@@ -181,6 +191,12 @@ def _run(model, train, val, test, *, budget, seed, clock, patience, progress, re
                           **options)
     best = min(history, key=lambda record: record["val_nll"])
     spent = "cpu_seconds" if clock == "cpu" else "seconds"
+    log_z_err, log_z_reliable = 0.0, True
+    if not model.log_z_is_exact:
+        estimate = model.log_z("ais", chains=ais[0], steps=ais[1], generator=generator,
+                               base_data=train)
+        log_z_err, log_z_reliable = estimate.stderr, estimate.reliable
+    inpaint = known is not None and model.marginal_is_exact(known)
     return {
         "seed": seed, "test_nll": model.nll(test), "val_nll": model.nll(val),
         "train_nll": model.nll(train),
@@ -188,7 +204,8 @@ def _run(model, train, val, test, *, budget, seed, clock, patience, progress, re
         "best_step": best["step"], "time_to_best": best[spent],
         "stopped_by": history[-1].get("stopped_by", "budget"),
         "steps": history[-1]["step"], "train_seconds": history[-1][spent],
-        "inpainting_nll": None if known is None else inpainting_nll(model, test, known),
+        "log_z_err": log_z_err, "log_z_reliable": log_z_reliable,
+        "inpainting_nll": inpainting_nll(model, test, known) if inpaint else None,
         "history": [{key: value for key, value in record.items()
                      if isinstance(value, (bool, int, float, str))} for record in history],
     }
@@ -205,10 +222,17 @@ def _first_seed_extras(model, seed, mi_samples, mi_inner, mi_max_inner, mi_cuts,
     extras = {"sample_seconds_per_1000": (time.perf_counter() - start) * 1000 / timing_samples,
               "samples": samples, "entanglement": _entanglement(model),
               "mutual_information": None}
-    if mi_samples is not None:
+    if mi_samples is not None and all(model.marginal_is_exact(m) or
+                                      model.marginal_is_exact(~m)
+                                      for m in (_prefix(model, k) for k in mi_cuts)):
         extras["mutual_information"] = _mutual_information(
             model, mi_cuts, mi_samples, mi_inner, mi_max_inner, generator)
     return extras
+
+
+def _prefix(model, k: int) -> torch.Tensor:
+    """The sites before chain cut ``k`` as a bool mask ``(n_sites,)``."""
+    return torch.arange(model.n_sites, device=model.device) < k
 
 
 def _mutual_information(model, cuts, num, inner, max_inner, generator) -> dict:
@@ -237,6 +261,8 @@ def _row(name, family, setting, params, runs, first) -> dict:
     for key in ("test_nll", "val_nll", "kl_exact", "time_to_best", "inpainting_nll"):
         values = [run[key] for run in runs]
         row[f"{key}_mean"], row[f"{key}_std"] = _mean_std(values)
+    row["log_z_err_max"] = max(run["log_z_err"] for run in runs)
+    row["log_z_reliable"] = all(run["log_z_reliable"] for run in runs)
     row["stopped_by"] = sorted({run["stopped_by"] for run in runs})
     row["per_seed"] = runs
     row.update({key: first[key] for key in ("mutual_information", "entanglement",

@@ -134,6 +134,32 @@ def format_with_error(value: float, stderr: float, warnings=(), *, spec: str = "
     return f"{value:{spec}} +- {stderr:{err_spec}}"
 
 
+def jackknife_error(left_out) -> float:
+    """The jackknife standard error from the ``B`` leave-one-block-out values of a
+    statistic (a tensor or array): sqrt((B - 1) / B sum (l_b - mean l)^2)."""
+    blocks = len(left_out)
+    spread = float(((left_out - left_out.mean()) ** 2).sum())
+    return math.sqrt((blocks - 1) / blocks * spread)
+
+
+def log_mean_weight(log_w):
+    """ln mean(w) of importance weights given as logs ``(N,)``, with the delta-method
+    variance of that logarithm and the ESS fraction:
+    ``(log_mean_w, log_variance, ess_fraction, weights)``.
+
+    var(ln mean w) ~ var(w) / (N mean(w)^2) = (N sum p^2 - 1) / N with p the
+    self-normalized weights (``weights``, returned for weighted means); the bias of
+    ln mean w is -1/2 of that variance (second order); ESS / N = 1 / (N sum p^2).
+    """
+    import torch
+
+    num = log_w.shape[0]
+    weights = torch.softmax(log_w, 0)
+    sum_sq = float((weights ** 2).sum())
+    log_mean = float(torch.logsumexp(log_w, 0)) - math.log(num)
+    return log_mean, max(num * sum_sq - 1.0, 0.0) / num, 1.0 / (num * sum_sq), weights
+
+
 def importance_ess(log_w) -> float:
     """ESS / N = (sum w)^2 / (N sum w^2) of importance weights given as logs, a 1-D
     tensor (1.0 when all weights are equal)."""

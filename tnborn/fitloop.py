@@ -48,6 +48,7 @@ import torch
 from .base import atomic_save, read_payload, to_cpu
 from .budget import parse_interval
 from .checks import check_count, check_positive
+from .distributed import SINGLE
 from .progress import TrainingBar
 
 CHECKPOINT_FORMAT = "tnborn-checkpoint"
@@ -91,13 +92,18 @@ class FitLoop:
         run must be given the same.
     data : tensors whose fingerprints a resumed run must match (train, test, ...).
     rng : the generator every random draw of the run comes from.
+    collective : the ranks of a data-parallel fit (:mod:`tnborn.distributed`): the data
+        are this rank's shard; the validation NLL is the mean over every rank's
+        validation rows, the fingerprints cover every shard, a time budget ends the run on
+        every rank together, and only rank 0 shows the bar and writes checkpoints.
     """
 
     def __init__(self, model, *, kind: str, total: int, updates_per_pass: int, unit: str,
                  desc: str, progress: bool, max_seconds, checkpoint, checkpoint_every,
                  resume, options: dict, data: dict, rng: torch.Generator, val_data=None,
-                 patience=None, clock: str = "wall"):
+                 patience=None, clock: str = "wall", collective=SINGLE):
         self.model = model
+        self.collective = collective
         self.kind = kind
         self.total = check_count(total, unit)
         self.max_seconds = None if max_seconds is None else check_positive(max_seconds,
@@ -105,15 +111,21 @@ class FitLoop:
         if clock not in CLOCKS:
             raise ValueError(f"clock must be one of {CLOCKS}, got {clock!r}")
         self.clock = clock
-        self.checkpoint = None if checkpoint is None else Path(checkpoint)
+        self.checkpoint = None if checkpoint is None or not collective.is_main \
+            else Path(checkpoint)
         self.every_steps, self.every_seconds = parse_interval(checkpoint_every)
-        self.selection = None if val_data is None else Selection(model, val_data, patience)
+        self.selection = None if val_data is None else Selection(model, val_data, patience,
+                                                                 collective)
         if patience is not None and val_data is None:
             raise ValueError("patience needs val_data: early stopping watches the "
                              "validation NLL")
         self.options = {**options, "patience": patience}
         self.fingerprints = {name: fingerprint(value)
                              for name, value in {**data, "val": val_data}.items()}
+        if collective.active:  # every rank's shards, so that every rank can resume
+            self.fingerprints = {name: hashlib.sha256(repr(prints).encode()).hexdigest()
+                                 for name, prints in zip(self.fingerprints, zip(
+                                     *collective.gather(list(self.fingerprints.values()))))}
         self.rng = rng
         self.history: list[dict] = []
         self.elapsed = 0.0  # training seconds on the budget's clock
@@ -128,7 +140,7 @@ class FitLoop:
             self._resume(Path(resume))
         self.bar = TrainingBar(updates=max(0, self.total - self.next_step + 1) * updates_per_pass,
                                max_seconds=self.max_seconds, unit="update", desc=desc,
-                               enabled=progress)
+                               enabled=progress and collective.is_main)
 
     def __enter__(self) -> "FitLoop":
         return self
@@ -155,7 +167,8 @@ class FitLoop:
     def tick(self) -> bool:
         """Count one update; True once the training time reaches the budget."""
         wall, cpu = self._spent()
-        return self.bar.advance(self.elapsed + (cpu if self.clock == "cpu" else wall))
+        spent = self.bar.advance(self.elapsed + (cpu if self.clock == "cpu" else wall))
+        return self.collective.any(spent) if self.max_seconds is not None else spent
 
     def end_pass(self) -> float:
         """Stop the pass's clocks; returns the cumulative wall-clock training seconds."""
@@ -181,8 +194,9 @@ class FitLoop:
             if "max_bond" in record:
                 shown["D"] = record["max_bond"]
             self.bar.set_postfix(**shown)
-        self._stopped = early or partial or (self.max_seconds is not None
-                                             and self.elapsed >= self.max_seconds)
+        self._stopped = early or partial or (self.max_seconds is not None and
+                                             self.collective.any(
+                                                 self.elapsed >= self.max_seconds))
         last = step == self.total or self._stopped
         if record is not None and last:
             record["stopped_by"] = "early_stop" if early else "budget"
@@ -251,9 +265,10 @@ class FitLoop:
 class Selection:
     """The best-validation state of a run, and early stopping."""
 
-    def __init__(self, model, val_data: torch.Tensor, patience):
+    def __init__(self, model, val_data: torch.Tensor, patience, collective=SINGLE):
         self.model = model
         self.val_data = val_data
+        self.collective = collective
         self.patience = None if patience is None else check_count(patience, "patience")
         self.best: dict | None = None  # {"step", "val_nll", "state"}
         self.bad = 0
@@ -262,6 +277,9 @@ class Selection:
         """Add ``val_nll`` to the record, keep the state if it is the best so far;
         True when ``patience`` passes have gone by without a new best."""
         val = self.model.nll(self.val_data)
+        if self.collective.active:  # the mean over every rank's validation rows
+            total, rows = self.collective.total(val * len(self.val_data), len(self.val_data))
+            val = total / rows
         record["val_nll"] = val
         if self.best is None or val < self.best["val_nll"]:
             self.best = {"step": step, "val_nll": val, "state": to_cpu(self.model.state_dict())}

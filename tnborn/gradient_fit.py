@@ -14,23 +14,44 @@ import math
 import torch
 
 from .checks import check_count, check_positive
+from .distributed import SINGLE, Collective
 from .fitloop import FitLoop
 
 
 def minibatch_pass(loss_of, data: torch.Tensor, order: torch.Tensor | None, batch_size: int,
-                   optimizer, loop: FitLoop) -> bool:
-    """One pass of optimizer steps on ``loss_of(batch)`` over the minibatches of ``data``
-    in ``order`` (None: the data as they are); True when the time budget cut it short."""
+                   optimizer, loop: FitLoop, collective: Collective = SINGLE) -> bool:
+    """One pass of optimizer steps on ``loss_of(batch)`` (a mean over the batch) over the
+    minibatches of ``data`` in ``order`` (None: the data as they are); True when the time
+    budget cut it short.
+
+    Data-parallel (an active ``collective``): ``data`` is this rank's shard; every rank
+    takes the next ``batch_size`` rows of its own order per step (a shard that runs out
+    starts again from its beginning) for as many steps as the largest shard needs; the
+    loss is weighted by the batch's share of the step's rows over all ranks and the
+    gradients are summed over the ranks, so each step follows the mean over the global
+    minibatch.
+    """
     total = data.shape[0]
-    for first in range(0, total, batch_size):
+    starts = list(range(0, total, batch_size))
+    if collective.active:
+        steps = max(collective.gather(len(starts)))
+        starts = [(i * batch_size) % total for i in range(steps)]
+        sizes = collective.gather([min(batch_size, total - first) for first in starts])
+        step_rows = [sum(shard[i] for shard in sizes) for i in range(steps)]
+    for i, first in enumerate(starts):
         rows = slice(first, first + batch_size) if order is None \
             else order[first:first + batch_size]
-        loss = loss_of(data[rows])
+        batch = data[rows]
+        loss = loss_of(batch)
+        if collective.active:
+            loss = loss * (batch.shape[0] / step_rows[i])
         optimizer.zero_grad()
         loss.backward()
+        collective.sum_gradients(p for group in optimizer.param_groups
+                                 for p in group["params"])
         optimizer.step()
         if loop.tick():
-            return first + batch_size < total
+            return i + 1 < len(starts)
     return False
 
 

@@ -34,8 +34,8 @@ __all__ = ["ising3d_reference", "ising3d_study", "ising3d_table", "ising3d_figur
 
 
 def _check_betas(betas) -> list[float]:
-    from .physics.thermodynamic_integration import check_increasing
-    betas = check_increasing(betas)
+    from .physics.thermodynamic_integration import check_betas
+    betas = check_betas(betas)
     if not betas or betas[0] <= 0:
         raise ValueError(f"betas must be a non-empty increasing list of values > 0, got {betas}")
     return betas

@@ -10,6 +10,7 @@ import math
 import torch
 
 from .checks import check_count, check_positive
+from .distributed import SINGLE, Collective, tensors_fingerprint
 from .fitloop import FitLoop
 from .gradient_fit import minibatch_pass
 
@@ -21,7 +22,9 @@ class MinibatchMLE:
             test_data=None, progress: bool = True, weight_decay: float = 0.0,
             generator: torch.Generator | None = None, max_seconds: float | None = None,
             checkpoint=None, checkpoint_every=1, resume=None, val_data=None,
-            patience: int | None = None, clock: str = "wall") -> list[dict]:
+            patience: int | None = None, clock: str = "wall",
+            lr_decay: float = 1.0, record_every: int = 1, distributed: bool = False,
+            process_group=None) -> list[dict]:
         """Maximum likelihood with Adam on minibatches of ``data`` ``(N, n_sites)``, drawn
         in a fresh random order each epoch (``generator``; None: the model's own stream).
 
@@ -30,7 +33,15 @@ class MinibatchMLE:
         ``checkpoint``, ``checkpoint_every``, ``resume``; ``val_data``, ``patience``
         (record ``val_nll`` each epoch, end at the best-validation state, stop early);
         ``clock`` (``"wall"`` or ``"cpu"`` seconds for ``max_seconds``): see
-        :mod:`tnborn.fitloop`.
+        :mod:`tnborn.fitloop`. ``lr_decay``: the learning rate is multiplied by it after
+        every epoch (1.0: constant; in (0, 1]). ``record_every``: record (NLLs, validation,
+        model selection) every this many epochs and at the last one only, for a model
+        whose NLL costs more than an epoch of training. ``distributed`` /
+        ``process_group``: data-parallel on torch.distributed (:mod:`tnborn.distributed`):
+        ``data``, ``test_data`` and ``val_data`` are this rank's shards, each step takes
+        ``batch_size`` rows of every rank's shard (the global minibatch) and follows the
+        gradient of their mean, summed over the ranks; the NLLs are means over every
+        rank's rows.
 
         Returns one dict per epoch: ``step``, ``train_nll``, ``test_nll`` (with
         ``test_data``), ``val_nll`` (with ``val_data``), ``seconds`` and ``cpu_seconds``
@@ -40,13 +51,20 @@ class MinibatchMLE:
                            test_data=test_data, progress=progress, weight_decay=weight_decay,
                            generator=generator, max_seconds=max_seconds,
                            checkpoint=checkpoint, checkpoint_every=checkpoint_every,
-                           resume=resume, val_data=val_data, patience=patience, clock=clock)
+                           resume=resume, val_data=val_data, patience=patience, clock=clock,
+                           lr_decay=lr_decay, record_every=record_every,
+                           distributed=distributed, process_group=process_group)
 
     def _fit(self, data: torch.Tensor, *, epochs, lr, batch_size, test_data, progress,
              weight_decay, generator, max_seconds, checkpoint, checkpoint_every,
-             resume, val_data, patience, clock) -> list[dict]:
+             resume, val_data, patience, clock, lr_decay, record_every,
+             collective: Collective = SINGLE) -> list[dict]:
         batch_size = check_count(batch_size, "batch_size")
+        record_every = check_count(record_every, "record_every")
         lr = check_positive(lr, "lr")
+        lr_decay = float(lr_decay)
+        if not 0 < lr_decay <= 1:
+            raise ValueError(f"lr_decay must be in (0, 1], got {lr_decay}")
         weight_decay = float(weight_decay)
         if not (math.isfinite(weight_decay) and weight_decay >= 0):
             raise ValueError(f"weight_decay must be a finite number >= 0, got {weight_decay}")
@@ -55,27 +73,45 @@ class MinibatchMLE:
         batches = math.ceil(total / batch_size)
         plan = {"method": "mle", "lr": lr, "batch_size": batch_size,
                 "weight_decay": weight_decay}
+        if lr_decay != 1.0:  # (checkpoints of constant-rate runs keep their old options)
+            plan["lr_decay"] = lr_decay
+        if collective.active:
+            collective.check_same("model", {
+                "class": type(self).__name__, "config": self._config(), "options": plan,
+                "epochs": epochs, "max_seconds": max_seconds, "resume": resume is not None,
+                "record_every": record_every,
+                "parameters": tensors_fingerprint([*self.parameters(), *self.buffers()])})
         with FitLoop(self, kind="mle", total=epochs, updates_per_pass=batches,
                      unit="epochs", desc=f"{type(self).__name__} epochs", progress=progress,
                      max_seconds=max_seconds, checkpoint=checkpoint,
                      checkpoint_every=checkpoint_every, resume=resume, options=plan,
                      data={"train": data, "test": test_data}, rng=rng, val_data=val_data,
-                     patience=patience, clock=clock) as loop:
+                     patience=patience, clock=clock, collective=collective) as loop:
             optimizer = torch.optim.Adam(self.parameters(), lr=lr, weight_decay=weight_decay)
             if loop.extras:
                 optimizer.load_state_dict(loop.extras["optimizer"])
             try:
                 for epoch in loop.passes():
                     self.train()
-                    perm = torch.randperm(total, generator=rng, device=data.device)
+                    perm = torch.randperm(total, generator=collective.step_stream(rng, epoch),
+                                          device=data.device)
                     out_of_time = minibatch_pass(lambda batch: self._batch_loss(batch, rng),
-                                                 data, perm, batch_size, optimizer, loop)
+                                                 data, perm, batch_size, optimizer, loop,
+                                                 collective)
+                    for group in optimizer.param_groups:
+                        group["lr"] *= lr_decay
                     seconds = loop.end_pass()
                     self.eval()
-                    record = {"step": epoch, "train_nll": self._mean_nll(data),
-                              "seconds": seconds}
-                    if test_data is not None:
-                        record["test_nll"] = self._mean_nll(test_data)
+                    last = out_of_time or epoch == epochs or (
+                        max_seconds is not None
+                        and collective.any(loop.elapsed >= max_seconds))
+                    record = None
+                    if last or epoch % record_every == 0:
+                        self._after_pass(data, rng)
+                        record = {"step": epoch, "train_nll": self._shared_nll(data, collective),
+                                  "seconds": seconds}
+                        if test_data is not None:
+                            record["test_nll"] = self._shared_nll(test_data, collective)
                     loop.finish(epoch, record, partial=out_of_time,
                                 extras=lambda: {"optimizer": optimizer.state_dict()})
             finally:
@@ -83,10 +119,25 @@ class MinibatchMLE:
         loop.restore_best()
         return loop.history
 
+    def _shared_nll(self, data: torch.Tensor, collective: Collective) -> float:
+        """The mean NLL over ``data`` of every rank (this rank's alone in one process)."""
+        nll = self._mean_nll(data)
+        if not collective.active:
+            return nll
+        total, rows = collective.total(nll * data.shape[0], data.shape[0])
+        return total / rows
+
+    def _distributed_refusal(self, options: dict) -> str | None:
+        return None
+
     def _batch_loss(self, batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """The minibatch loss whose gradient the optimizer follows: the mean NLL (a model
         whose likelihood gradient is intractable overrides it with a surrogate)."""
         return -self._log_prob(batch).mean()
+
+    def _after_pass(self, data: torch.Tensor, generator: torch.Generator) -> None:
+        """Work after an epoch's updates, before its NLLs are recorded (outside the
+        training time): none here; a model whose ln Z is estimated re-estimates it."""
 
     def _mean_nll(self, data: torch.Tensor, chunk: int = 4096) -> float:
         with torch.no_grad():

@@ -174,7 +174,8 @@ def _first(data: torch.Tensor, count: int | None, name: str) -> torch.Tensor:
 
 
 def load_user_data(path, *, test_path=None, test_fraction: float = 0.1,
-                   threshold: float | None = None, seed: int = 0) -> DataSet:
+                   threshold: float | None = None, seed: int = 0,
+                   shard: tuple[int, int] | None = None) -> DataSet:
     """Configurations from the user's own file as a :class:`DataSet`.
 
     ``path``: a ``.npy`` array, a ``.npz`` archive (its arrays ``train`` and ``test`` if
@@ -186,15 +187,27 @@ def load_user_data(path, *, test_path=None, test_fraction: float = 0.1,
     The test set is ``test_path`` (same format and shape), the npz's ``test`` array, or
     else a seeded random ``test_fraction`` of the rows held out. ValueError naming the
     problem for a file of another shape, kind or content.
+
+    ``shard=(rank, ranks)`` (a data-parallel run): only every ``ranks``-th row of the
+    training and of the test set from row ``rank`` (of the held-out split's seeded order
+    when the test rows are held out), read through a memory map from ``.npy`` and
+    uncompressed IDX files, so a rank reads only its rows (``.npz`` and gzipped files are
+    read whole, then sharded).
     """
     path = Path(path)
-    train, test, is_idx = _read_array_file(path)
+    if shard is not None:
+        rank, ranks = (check_int(v, name, 0) for v, name in zip(shard, ("rank", "ranks")))
+        if not rank < ranks:
+            raise ValueError(f"shard must be (rank, ranks) with 0 <= rank < ranks, got {shard}")
+    train, test, is_idx = _read_array_file(path, mmap=shard is not None)
     if test_path is not None:
         if test is not None:
             raise ValueError(f"{path} already holds a test array; give no test file")
-        test, _, _ = _read_array_file(Path(test_path))
+        test, _, _ = _read_array_file(Path(test_path), mmap=shard is not None)
     if threshold is None and is_idx:
         threshold = 127
+    if shard is not None:
+        train, test = _shard_rows(train, test, test_fraction, seed, rank, ranks, path)
     train, shape = _as_configurations(train, threshold, f"{path}")
     if test is not None:
         test, test_shape = _as_configurations(test, threshold, "the test data")
@@ -202,18 +215,44 @@ def load_user_data(path, *, test_path=None, test_fraction: float = 0.1,
             raise ValueError(f"the test data have {test.shape[1]} sites per row, the "
                              f"training data {train.shape[1]}")
     else:
-        if not 0 < test_fraction < 1:
-            raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
-        held = max(1, round(test_fraction * len(train)))
-        if held >= len(train):
-            raise ValueError(f"{path} has {len(train)} rows: too few to hold out a test set")
-        order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))
-        train, test = train[order[held:]], train[order[:held]]
+        kept, held = _held_out(len(train), test_fraction, seed, path)
+        train, test = train[kept], train[held]
     return DataSet(path.name, train, test, shape)
 
 
-def _read_array_file(path: Path):
-    """(array, test array or None, whether the file is IDX) from .npy / .npz / IDX."""
+def _held_out(rows: int, test_fraction, seed: int, path) -> tuple[torch.Tensor, torch.Tensor]:
+    """(training rows, held-out test rows): a seeded permutation of ``rows`` rows with the
+    first ``test_fraction`` of it held out."""
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
+    held = max(1, round(test_fraction * rows))
+    if held >= rows:
+        raise ValueError(f"{path} has {rows} rows: too few to hold out a test set")
+    order = torch.randperm(rows, generator=torch.Generator().manual_seed(seed))
+    return order[held:], order[:held]
+
+
+def _shard_rows(train, test, test_fraction, seed, rank, ranks, path):
+    """This rank's rows of the training and test arrays (:func:`load_user_data`), in the
+    native byte order; held-out test rows are those one process would hold out."""
+    import numpy as np
+
+    def rows(array, index):
+        picked = np.asarray(array[index])
+        return picked.astype(picked.dtype.newbyteorder("="))
+
+    if test is not None:
+        return rows(train, slice(rank, None, ranks)), rows(test, slice(rank, None, ranks))
+    if len(train) == 0:
+        return rows(train, slice(None)), None
+    kept, held = _held_out(len(train), test_fraction, seed, path)
+    return (rows(train, np.sort(kept.numpy()[rank::ranks])),
+            rows(train, np.sort(held.numpy()[rank::ranks])))
+
+
+def _read_array_file(path: Path, mmap: bool = False):
+    """(array, test array or None, whether the file is IDX) from .npy / .npz / IDX
+    (memory maps of .npy and uncompressed IDX files with ``mmap``)."""
     import numpy as np
 
     from .datasets import read_idx
@@ -224,7 +263,8 @@ def _read_array_file(path: Path):
     suffix = path.suffix.lower()
     if suffix in (".npy", ".npz"):
         try:
-            loaded = np.load(path, allow_pickle=False)
+            loaded = np.load(path, allow_pickle=False,
+                             mmap_mode="r" if mmap and suffix == ".npy" else None)
         except Exception as exc:
             raise ValueError(f"{path} is not a readable {suffix} file "
                              f"({type(exc).__name__}: {exc})") from None
@@ -238,7 +278,7 @@ def _read_array_file(path: Path):
                 raise ValueError(f"{path} holds arrays {names}: name them 'train' (and "
                                  "'test'), or store one array")
             return loaded[names[0]], None, False
-    return read_idx(path), None, True
+    return read_idx(path, mmap=mmap), None, True
 
 
 def _as_configurations(array, threshold, name: str):

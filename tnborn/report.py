@@ -88,7 +88,8 @@ def markdown_report(results: dict) -> str:
              "its best-validation state (patience "
              f"{results['patience'] if results['patience'] is not None else 'none'}); "
              "the test NLL is that state's. NLLs in nats; mean +- sample standard "
-             "deviation over the seeds.", "", markdown_table(results)]
+             "deviation over the seeds." + _ais_sentence(results["rows"]), "",
+             markdown_table(results)]
     mi = mutual_information_table(results)
     if mi is not None:
         lines += ["", "Mutual information (nats) across chain cuts k (sites < k | sites "
@@ -111,8 +112,13 @@ def markdown_table(results: dict) -> str:
     lines = ["| " + " | ".join(header) + " |",
              "|---|" + "---:|" * (len(header) - 3) + "---|---:|"]
     for row in rows:
-        cells = [row["model"], f"{row['params']:,}", str(row["n"]), _pm(row, "test_nll", ".3f"),
-                 _pm(row, "val_nll", ".3f")]
+        ais = ""
+        if row.get("log_z_err_max"):
+            ais = (f" (AIS ln Z +- {row['log_z_err_max']:.3f}"
+                   + ("" if row.get("log_z_reliable", True) else ", UNRELIABLE: low ESS")
+                   + ")")
+        cells = [row["model"], f"{row['params']:,}", str(row["n"]),
+                 _pm(row, "test_nll", ".3f") + ais, _pm(row, "val_nll", ".3f")]
         if with_kl:
             cells.append(_pm(row, "kl_exact", ".4f"))
         if with_inpaint:
@@ -167,6 +173,15 @@ def mutual_information_table(results: dict) -> str | None:
 
 
 # ---------------------------------------------------------------------- helpers
+def _ais_sentence(rows: list[dict]) -> str:
+    """What the ``(AIS ln Z +- e)`` of a row means, when some row has one."""
+    if not any(row.get("log_z_err_max") for row in rows):
+        return ""
+    return (" A row marked (AIS ln Z +- e) has no exact ln Z: its NLLs subtract an annealed "
+            "importance sampling estimate, whose standard error e (the largest over the "
+            "seeds) every NLL of the row shares.")
+
+
 def _pm(row: dict, key: str, spec: str) -> str:
     """``mean +- std`` of ``key`` in format ``spec`` (the mean alone for one seed)."""
     mean, std = row[f"{key}_mean"], row[f"{key}_std"]

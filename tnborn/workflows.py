@@ -20,6 +20,7 @@ from .base import load
 from .catalog import (DATA_NAMES, DEFAULT_STEPS, ISING_BETA_ANNEAL, ISING_DEFAULTS, ISING_LR,
                       ISING_MODELS, check_model_name)
 from .checks import check_int
+from .distributed import resolve_collective
 from .figures import entanglement_figure, image_shape, inpainting_rows, known_mask, nll_figure
 from .physics import Ising2D, free_energy, ising2d_log_z, train_variational
 from .physics.variational import steps_to_reach_beta
@@ -36,7 +37,7 @@ def train_run(model: str, data, out, *, budget=None, max_bond: int | None = None
               test_data=None, threshold: float | None = None, lr: float | None = None,
               batch_size: int | None = None,
               seed: int = 0, progress: bool = True, device=None, resume=None,
-              checkpoint_every=1) -> dict:
+              checkpoint_every=1, distributed: bool = False) -> dict:
     """Train the preset ``model`` (see :mod:`tnborn.catalog`) on ``data``: a data-set name
     (``bas``, ``digits``, ``mnist``) or the path of the user's own file
     (:func:`tnborn.presets.load_user_data`; ``test_data`` a path of its test set,
@@ -52,16 +53,41 @@ def train_run(model: str, data, out, *, budget=None, max_bond: int | None = None
     ``entanglement.png``. Returns the summary: ``model``, ``class``, ``data``, sizes,
     ``budget``, ``parameters``, final ``train_nll`` / ``test_nll``, ``train_seconds``,
     ``steps``, ``history`` and ``files``.
+
+    ``distributed``: data-parallel in the initialized torch.distributed group (one call
+    per rank, as ``tnborn train --nproc N`` and ``torchrun`` make): every rank loads the
+    data and keeps the rows ``rank, rank + ranks, ...`` of the training and test sets;
+    the NLLs are means over all ranks' rows; only rank 0 writes files (the others return
+    the same summary with ``files`` empty).
     """
     check_model_name(model)
-    dataset = _training_data(data, test_data, threshold, images, test_images, seed)
+    options, shard, collective = {}, None, None
+    if distributed:
+        collective = resolve_collective(True, None)
+        shard = (collective.rank, collective.world)
+        options["distributed"] = True
+    try:
+        dataset = _training_data(data, test_data, threshold, images, test_images, seed,
+                                 shard)
+        problem = None
+    except (ValueError, TypeError, FileNotFoundError) as exc:
+        if collective is None:
+            raise
+        dataset, problem = None, f"{type(exc).__name__}: {exc}"
+    if collective is not None:  # a rank that cannot read its rows stops every rank
+        collective.raise_if_any(problem)
+    train, test = dataset.train, dataset.test
+    writer = collective is None or collective.is_main
+    sizes = (len(train), len(test)) if collective is None else \
+        tuple(int(v) for v in collective.total(len(train), len(test)))
     net = make_model(model, dataset.train.shape[1], local_dim=_alphabet(dataset),
                      image_shape=dataset.image_shape, max_bond=max_bond, seed=seed,
                      device=device)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    options = {key: value for key, value in (("lr", lr), ("batch_size", batch_size))
-               if value is not None}
+    if writer:
+        out.mkdir(parents=True, exist_ok=True)
+    options.update({key: value for key, value in (("lr", lr), ("batch_size", batch_size))
+                    if value is not None})
     files = {"model": out / "model.pt", "history": out / "history.json"}
     if net.fit_unit is not None:
         budget = budget if budget is not None else DEFAULT_STEPS[model]
@@ -71,8 +97,23 @@ def train_run(model: str, data, out, *, budget=None, max_bond: int | None = None
     elif resume is not None:
         raise ValueError(f"{model} is fitted in one closed-form step: there is nothing to "
                          "resume")
-    history = train_model(net, dataset.train, budget=budget, test_data=dataset.test,
-                          progress=progress, **options)
+    history = train_model(net, train, budget=budget, test_data=test, progress=progress,
+                          **options)
+    if distributed:  # the records hold the NLLs over every rank's rows
+        final = {"train_nll": history[-1]["train_nll"], "test_nll": history[-1]["test_nll"]}
+    else:
+        final = {"train_nll": net.nll(dataset.train), "test_nll": net.nll(dataset.test)}
+    summary = {
+        "model": model, "class": type(net).__name__, "data": dataset.name,
+        "train_images": sizes[0], "test_images": sizes[1],
+        "image_shape": list(dataset.image_shape) if dataset.image_shape else None,
+        "budget": str(budget) if net.fit_unit is not None else "closed form",
+        "device": str(net.device), "parameters": net.num_parameters, **final,
+        "train_seconds": history[-1]["seconds"], "steps": history[-1]["step"],
+        "history": history, "files": {},
+    }
+    if not writer:
+        return summary
     net.save(files["model"])
     files["nll"] = nll_figure(history, out / "nll.png",
                               title=f"{model} on {dataset.name}: negative log-likelihood")
@@ -80,31 +121,30 @@ def train_run(model: str, data, out, *, budget=None, max_bond: int | None = None
         files["entanglement"] = entanglement_figure(
             net.entanglement_entropy(), net.bonds, out / "entanglement.png",
             title=f"{model} on {dataset.name}: entanglement")
-    summary = {
-        "model": model, "class": type(net).__name__, "data": dataset.name,
-        "train_images": len(dataset.train), "test_images": len(dataset.test),
-        "image_shape": list(dataset.image_shape) if dataset.image_shape else None,
-        "budget": str(budget) if net.fit_unit is not None else "closed form",
-        "device": str(net.device), "parameters": net.num_parameters,
-        "train_nll": net.nll(dataset.train), "test_nll": net.nll(dataset.test),
-        "train_seconds": history[-1]["seconds"], "steps": history[-1]["step"],
-        "history": history, "files": {key: str(path) for key, path in files.items()},
-    }
+    summary["files"] = {key: str(path) for key, path in files.items()}
     files["history"].write_text(json.dumps(summary, indent=1))
     return summary
 
 
-def _training_data(data, test_data, threshold, images, test_images, seed):
-    """A preset data set by name, or the user's file at the path ``data``."""
+def _training_data(data, test_data, threshold, images, test_images, seed, shard=None):
+    """A preset data set by name, or the user's file at the path ``data``; with ``shard``
+    ``(rank, ranks)`` only that rank's rows (a file's read through a memory map where it
+    can be, see :func:`tnborn.presets.load_user_data`)."""
     if isinstance(data, str) and data in DATA_NAMES:
         if test_data is not None or threshold is not None:
             raise ValueError(f"{data} has its own test split and values; a test file and "
                              "a threshold go with a data file")
-        return load_data(data, images=images, test_images=test_images, seed=seed)
+        dataset = load_data(data, images=images, test_images=test_images, seed=seed)
+        if shard is None:
+            return dataset
+        rank, ranks = shard
+        return dataset._replace(train=dataset.train[rank::ranks],
+                                test=dataset.test[rank::ranks], val=None)
     if images is not None or test_images is not None:
         raise ValueError("images / test_images select from a named data set; give a file "
                          "with the rows to use")
-    return load_user_data(data, test_path=test_data, threshold=threshold, seed=seed)
+    return load_user_data(data, test_path=test_data, threshold=threshold, seed=seed,
+                          shard=shard)
 
 
 def _alphabet(dataset) -> int:
@@ -173,7 +213,8 @@ def ising_run(model: str = ISING_DEFAULTS["model"], *, L: int = ISING_DEFAULTS["
               beta: float = ISING_DEFAULTS["beta"], steps: int = ISING_DEFAULTS["steps"],
               batch_size: int = ISING_DEFAULTS["batch_size"], lr: float | None = None,
               z2: bool = False, samples: int = ISING_DEFAULTS["samples"], seed: int = 0,
-              progress: bool = True, device=None, exact_last_level: bool = False) -> dict:
+              progress: bool = True, device=None, exact_last_level: bool = False,
+              distributed: bool = False) -> dict:
     """Train a variational autoregressive network (``model``: made, pixelcnn or han) on the
     periodic L x L Ising model at ``beta`` (:func:`tnborn.physics.train_variational`,
     beta annealed over the first steps, ``z2`` symmetrization), then estimate its free
@@ -188,6 +229,10 @@ def ising_run(model: str = ISING_DEFAULTS["model"], *, L: int = ISING_DEFAULTS["
     ``beta``, :data:`tnborn.physics.variational.BETA_RTOL`), ``warnings_importance``
     (the importance weights' rule of :func:`tnborn.physics.free_energy`), ``warnings``
     (both) and ``reliable`` (no warnings).
+
+    ``distributed``: data-parallel in the initialized torch.distributed group (one call per
+    rank): each rank draws ``batch_size / ranks`` samples per step and its share of the
+    ``samples``; every rank returns the same result.
     """
     if model not in ISING_MODELS:
         raise ValueError(f"unknown model {model!r} for the Ising model; choose from "
@@ -207,8 +252,9 @@ def ising_run(model: str = ISING_DEFAULTS["model"], *, L: int = ISING_DEFAULTS["
     history = train_variational(net, hamiltonian, beta, steps=steps, batch_size=batch_size,
                                 lr=ISING_LR[model] if lr is None else lr,
                                 beta_anneal=ISING_BETA_ANNEAL, z2=z2, progress=progress,
-                                generator=generator)
-    result = free_energy(net, hamiltonian, beta, num=samples, generator=generator)
+                                generator=generator, distributed=distributed)
+    result = free_energy(net, hamiltonian, beta, num=samples, generator=generator,
+                         distributed=distributed)
     exact = -ising2d_log_z(L, beta) / (beta * n)
     last = history[-1]
     training = []

@@ -43,7 +43,7 @@ _BUNDLED_TEST_SIZE = 1000
 _IDX_FILE_PREFIX = {"train": "train", "test": "t10k"}
 
 
-def read_idx(path: str | os.PathLike) -> np.ndarray:
+def read_idx(path: str | os.PathLike, *, mmap: bool = False) -> np.ndarray:
     """Read an IDX file (the format of the original MNIST distribution).
 
     The file may be gzip-compressed; compression is recognised by the gzip
@@ -55,9 +55,13 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
 
     Args:
         path: path of the IDX file.
+        mmap: for an uncompressed file, a read-only memory map of the data (in the
+            file's byte order) instead of a copy, so that indexing rows reads only
+            those rows; a gzipped file is read whole either way.
 
     Returns:
-        Array of shape ``sizes`` in the file's element type, native byte order.
+        Array of shape ``sizes`` in the file's element type, native byte order
+        (a memory map in the file's order with ``mmap``).
 
     Raises:
         FileNotFoundError: if ``path`` does not exist.
@@ -67,17 +71,29 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     """
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as handle:
+            head = handle.read(4 + 4 * 255)
     except FileNotFoundError:
         raise FileNotFoundError(f"IDX file not found: {path}") from None
     except IsADirectoryError:
         raise ValueError(f"expected an IDX file but got a directory: {path}") from None
+    if mmap and not head.startswith(_GZIP_MAGIC):
+        shape, dtype, header_size = _idx_header(head, path.stat().st_size, path)
+        return np.memmap(path, dtype=dtype, mode="r", offset=header_size, shape=shape)
+    raw = path.read_bytes()
     if raw.startswith(_GZIP_MAGIC):
         try:
             raw = gzip.decompress(raw)
         except (OSError, EOFError, zlib.error) as err:
             raise ValueError(f"corrupt gzip stream in IDX file {path}: {err}") from None
+    shape, dtype, header_size = _idx_header(raw, len(raw), path)
+    data = np.frombuffer(raw, dtype=dtype, offset=header_size).reshape(shape)
+    return data.astype(dtype.newbyteorder("="))
 
+
+def _idx_header(raw: bytes, size: int, path: Path) -> tuple[tuple, np.dtype, int]:
+    """(shape, file dtype, header bytes) of an IDX file whose first bytes are ``raw``
+    and whose (decompressed) length is ``size``; ValueError when malformed."""
     if len(raw) < 4:
         raise ValueError(f"truncated IDX header in {path}: only {len(raw)} bytes")
     if raw[0] != 0 or raw[1] != 0:
@@ -98,7 +114,7 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     shape = struct.unpack(f">{n_dims}I", raw[4:header_size])
     dtype = _IDX_DTYPES[type_code]
     expected = math.prod(shape) * dtype.itemsize
-    actual = len(raw) - header_size
+    actual = size - header_size
     if actual < expected:
         raise ValueError(
             f"truncated IDX data in {path}: shape {shape} needs {expected} bytes, found {actual}"
@@ -108,8 +124,7 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
             f"trailing bytes in IDX file {path}: shape {shape} needs {expected} bytes, "
             f"found {actual}"
         )
-    data = np.frombuffer(raw, dtype=dtype, offset=header_size).reshape(shape)
-    return data.astype(dtype.newbyteorder("="))
+    return shape, dtype, header_size
 
 
 @functools.lru_cache(maxsize=1)

@@ -16,7 +16,7 @@ import torch
 
 from ..base import site_mask
 from ..checks import as_tensor, check_count
-from ..estimate import Estimate
+from ..estimate import Estimate, jackknife_error
 
 
 def _covariance(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
@@ -65,6 +65,6 @@ def gaussian_mutual_information(samples, part, *, weights=None, blocks: int = 20
         keep[edges[b]:edges[b + 1]] = False
         leave_out.append(_information(x[keep], w[keep], mask))
     leave_out = torch.tensor(leave_out, dtype=torch.float64)
-    stderr = float(((blocks - 1) / blocks * ((leave_out - leave_out.mean()) ** 2).sum()) ** 0.5)
+    stderr = jackknife_error(leave_out)
     return Estimate(value, stderr, method="sampled", num=num,
                     diagnostics={"estimator": "gaussian", "blocks": blocks})

@@ -202,11 +202,12 @@ class MPSBornMachine(TensorNetworkBornMachine):
         return sampling.conditional_sample(self._canonical_copy(0), x, known, generator)
 
     def _fit_sweeps(self, data: torch.Tensor, *, lr, max_step, steps_per_bond,
-                    normalized_steps, **loop_options) -> list[dict]:
+                    normalized_steps, broadcast_split, **loop_options) -> list[dict]:
         """Two-site learning; see :meth:`fit`."""
         options = update_options(lr=lr, max_step=max_step, steps_per_bond=steps_per_bond,
                                  max_bond=self.max_bond, cutoff=self.cutoff,
-                                 normalized=normalized_steps)
+                                 normalized=normalized_steps,
+                                 broadcast_split=broadcast_split)
         n = self.n_sites
         schedule = [(k, True) for k in range(n - 1)] + [(k, False) for k in range(n - 2, -1, -1)]
         return fit_by_sweeps(

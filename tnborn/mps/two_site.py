@@ -28,8 +28,7 @@ from __future__ import annotations
 import torch
 
 from ..backend import tiny
-from ..linalg import truncated_svd
-from ..sweeps import UpdateOptions, capped_step
+from ..sweeps import UpdateOptions, capped_step, split_merged
 
 _RENORMALIZE_EVERY = 8
 
@@ -129,8 +128,7 @@ class TwoSiteLearner:
             merged = capped_step(merged, grad_term, opts)
         # the new tensors are stored contiguous, as loaded ones are, so that a run resumed
         # from a checkpoint repeats the arithmetic of the run it continues exactly
-        u, s, vh = truncated_svd(merged.view(dl * d, d * dr), opts.max_bond, opts.cutoff)
-        s = (s / torch.linalg.norm(s)).to(u.dtype)
+        u, s, vh = split_merged(merged.view(dl * d, d * dr), opts)
         if moving_right:
             self.tensors[k] = u.reshape(dl, d, -1).contiguous()
             self.tensors[k + 1] = (s[:, None] * vh).reshape(-1, d, dr)

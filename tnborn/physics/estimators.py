@@ -41,7 +41,9 @@ import torch
 
 from ..base import GenerativeModel
 from ..checks import check_count
-from ..estimate import MIN_ESS, MIN_ESS_FRACTION, ess_warnings, importance_ess
+from ..distributed import resolve_collective
+from ..estimate import (MIN_ESS, MIN_ESS_FRACTION, ess_warnings, importance_ess,
+                        log_mean_weight)
 from .validation import resolve_target
 
 #: neural MCMC acceptance rate below which its estimates are reported unreliable.
@@ -93,7 +95,8 @@ def _weighted_mean_and_error(values, weights):
 
 def free_energy(model: GenerativeModel, hamiltonian, beta: float | None = None, *,
                 num: int = 100_000,
-                batch_size: int = 10_000, generator: torch.Generator | None = None) -> dict:
+                batch_size: int = 10_000, generator: torch.Generator | None = None,
+                distributed: bool = False, process_group=None) -> dict:
     """Estimate the free energy and observables of ``hamiltonian`` at ``beta`` (a density
     target: no beta, see the module docstring).
 
@@ -118,6 +121,11 @@ def free_energy(model: GenerativeModel, hamiltonian, beta: float | None = None, 
       ``ess_count`` (ESS in samples), ``max_weight`` (the largest normalized weight),
       ``min_ess_fraction``, ``min_ess``;
     * ``num``, ``n_sites``.
+
+    ``distributed`` / ``process_group``: the ranks of a torch.distributed group draw the
+    ``num`` samples in parts (each from its own stream,
+    :func:`tnborn.distributed.rank_stream`) and every rank returns the estimate over all
+    of them.
     """
     beta, energy_of = resolve_target(model, hamiltonian, beta)
     num = check_count(num, "num")
@@ -125,18 +133,15 @@ def free_energy(model: GenerativeModel, hamiltonian, beta: float | None = None, 
         raise ValueError(f"num must be at least 2 for error bars, got {num}")
     batch_size = check_count(batch_size, "batch_size")
     generator = model.random_stream(generator)
-    x, log_q, energy = _draw(model, energy_of, num, batch_size, generator)
+    collective = resolve_collective(distributed, process_group)
+    x, log_q, energy = _draw(model, energy_of, collective.share(num), batch_size,
+                             collective.step_stream(generator, 0))
+    x, log_q, energy = (collective.gather_rows(t) for t in (x, log_q, energy))
     n = model.n_sites
     local = energy + log_q / beta
     log_w = -beta * energy - log_q
-    log_mean_w = torch.logsumexp(log_w, 0) - math.log(num)
-    weights = torch.softmax(log_w, 0)
-    sum_sq = float((weights ** 2).sum())
-    ess = 1.0 / (num * sum_sq)
-    f_is = float(-log_mean_w / beta)
-    # delta method: var(ln mean w) ~ var(w) / (N mean(w)^2) = (N sum p^2 - 1) / N; the
-    # bias of ln mean w is -1/2 of that variance (second order)
-    log_variance = max(num * sum_sq - 1.0, 0.0) / num
+    log_mean_w, log_variance, ess, weights = log_mean_weight(log_w)
+    f_is = -log_mean_w / beta
     f_is_err = math.sqrt(log_variance) / beta
     f_is_bias = log_variance / (2.0 * beta)
     e_mean, e_err = _weighted_mean_and_error(energy, weights)
@@ -211,7 +216,8 @@ def integrated_autocorrelation_time(series: torch.Tensor, window_factor: float =
 def neural_mcmc(model: GenerativeModel, hamiltonian, beta: float | None = None, *,
                 steps: int = 1000,
                 chains: int = 100, burn_in: int = 100,
-                generator: torch.Generator | None = None) -> dict:
+                generator: torch.Generator | None = None, distributed: bool = False,
+                process_group=None) -> dict:
     """Metropolized independent sampling of exp(-beta E) (a density target: of pi, no
     beta) with ``model`` as the proposal.
 
@@ -228,13 +234,22 @@ def neural_mcmc(model: GenerativeModel, hamiltonian, beta: float | None = None, 
     the largest of them over their mean, w_max, whose slowest mode (1 - 1/w_max)^t bounds
     tau_int <= 2 w_max - 1 for any observable once w_max is seen; ``min_acceptance``,
     ``min_steps_per_tau``) by the rule of the module docstring.
+
+    ``distributed`` / ``process_group``: the ranks of a torch.distributed group run the
+    ``chains`` in parts (each from its own stream) and every rank returns the statistics
+    of all of them.
     """
     beta, energy_of = resolve_target(model, hamiltonian, beta)
     steps = check_count(steps, "steps")
     chains = check_count(chains, "chains")
     if not isinstance(burn_in, int) or burn_in < 0:
         raise ValueError(f"burn_in must be a non-negative int, got {burn_in!r}")
-    generator = model.random_stream(generator)
+    collective = resolve_collective(distributed, process_group)
+    if chains < collective.world:
+        raise ValueError(f"chains ({chains}) must be at least the number of ranks "
+                         f"({collective.world})")
+    all_chains, chains = chains, collective.share(chains)
+    generator = collective.step_stream(model.random_stream(generator), 0)
     with torch.no_grad():
         x, log_q = model.sample_and_log_prob(chains, generator=generator)
         log_q = log_q.to(torch.float64)
@@ -260,7 +275,14 @@ def neural_mcmc(model: GenerativeModel, hamiltonian, beta: float | None = None, 
                 magnetizations.append(_abs_magnetization(hamiltonian, x))
                 for name, value in _observables(hamiltonian, x, generator).items():
                     observed.setdefault(name, []).append(value)
-    energies = torch.stack(energies)  # (steps, chains)
+    chains = all_chains  # every rank's chains from here on
+    energies = collective.gather_rows(torch.stack(energies), 1)  # (steps, chains)
+    accepted = int(collective.total(accepted)[0])
+    proposal_log_w = [collective.gather_rows(torch.stack(proposal_log_w), 1).reshape(-1)]
+    observed = {name: list(collective.gather_rows(torch.stack(values), 1))
+                for name, values in observed.items()}
+    if magnetizations[0] is not None:
+        magnetizations = list(collective.gather_rows(torch.stack(magnetizations), 1))
     tau = integrated_autocorrelation_time(energies)
     total = steps * chains
 

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from ..checks import check_beta, check_int, check_positive, check_seed
-from ..estimate import Estimate
+from ..estimate import Estimate, jackknife_error
 from .estimators import integrated_autocorrelation_time
 from .ising3d import box_shape
 from .wolff import WolffChain
@@ -60,8 +60,7 @@ def _jackknife(columns: dict, statistic, length: int) -> tuple[float, float, int
     total = {k: float(v.sum()) for k, v in sums.items()}
     left_out = np.array([statistic({k: (total[k] - float(sums[k][b])) / (size - length)
                                     for k in columns}) for b in range(blocks)])
-    error = math.sqrt((blocks - 1) / blocks * float(((left_out - left_out.mean()) ** 2).sum()))
-    return value, error, blocks
+    return value, jackknife_error(left_out), blocks
 
 
 def _derived(columns: dict, statistic, length: int, bins: int) -> Estimate:

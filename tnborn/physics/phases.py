@@ -21,8 +21,8 @@ import math
 
 import torch
 
-from ..checks import as_tensor
-from ..estimate import Estimate
+from ..checks import as_tensor, check_increasing
+from ..estimate import Estimate, jackknife_error
 
 __all__ = ["binder_cumulant", "abs_magnetization", "binder_crossing", "fit_magnetization",
            "check_temperatures"]
@@ -32,18 +32,7 @@ BLOCKS = 20  # jackknife blocks of the Binder cumulant
 
 def check_temperatures(temperatures, minimum: int = 2) -> list[float]:
     """Finite, positive, strictly increasing temperatures (at least ``minimum``)."""
-    try:
-        values = [float(t) for t in temperatures]
-    except (TypeError, ValueError):
-        raise TypeError(f"temperatures must be a sequence of numbers, got "
-                        f"{temperatures!r}") from None
-    if len(values) < minimum:
-        raise ValueError(f"need at least {minimum} temperatures, got {len(values)}")
-    if not all(math.isfinite(t) and t > 0 for t in values):
-        raise ValueError(f"temperatures must be finite and > 0, got {values}")
-    if any(b <= a for a, b in zip(values, values[1:])):
-        raise ValueError(f"temperatures must be strictly increasing, got {values}")
-    return values
+    return check_increasing(temperatures, "temperatures", minimum=minimum)
 
 
 def _spin_means(x) -> torch.Tensor:
@@ -77,8 +66,7 @@ def binder_cumulant(x) -> Estimate:
     m2, m4 = (m ** 2).reshape(BLOCKS, size).mean(1), (m ** 4).reshape(BLOCKS, size).mean(1)
     value = _binder(m2.mean(), m4.mean())
     left_out = _binder((m2.sum() - m2) / (BLOCKS - 1), (m4.sum() - m4) / (BLOCKS - 1))
-    error = math.sqrt((BLOCKS - 1) / BLOCKS * float(((left_out - left_out.mean()) ** 2).sum()))
-    return Estimate(float(value), error, "sampled", m.numel())
+    return Estimate(float(value), jackknife_error(left_out), "sampled", m.numel())
 
 
 def binder_crossing(temperatures, small: list[Estimate], large: list[Estimate]) -> Estimate:

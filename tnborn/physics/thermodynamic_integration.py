@@ -24,21 +24,15 @@ import math
 
 import numpy as np
 
+from ..checks import check_increasing
 from ..estimate import Estimate
 
 __all__ = ["thermodynamic_integration"]
 
 
-def check_increasing(betas) -> list[float]:
+def check_betas(betas) -> list[float]:
     """A strictly increasing list of finite inverse temperatures >= 0."""
-    if isinstance(betas, (str, bytes)) or not hasattr(betas, "__len__"):
-        raise TypeError("betas must be a sequence of numbers")
-    values = [float(b) for b in betas]
-    if not all(math.isfinite(b) and b >= 0 for b in values):
-        raise ValueError(f"betas must be finite and >= 0, got {values}")
-    if any(b >= c for b, c in zip(values, values[1:])):
-        raise ValueError(f"betas must be strictly increasing, got {values}")
-    return values
+    return check_increasing(betas, "betas", allow_zero=True)
 
 
 def _weights(betas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -82,7 +76,7 @@ def thermodynamic_integration(betas, energies) -> dict:
     energies = list(energies) if isinstance(energies, (list, tuple)) else None
     if energies is None or not all(isinstance(e, Estimate) for e in energies):
         raise TypeError("energies must be a list of Estimates (one per beta)")
-    grid = np.asarray(check_increasing(betas), dtype=np.float64)
+    grid = np.asarray(check_betas(betas), dtype=np.float64)
     if grid.size != len(energies):
         raise ValueError(f"need one energy per beta, got {len(energies)} energies for "
                          f"{grid.size} betas")

@@ -32,6 +32,7 @@ import torch
 
 from ..base import GenerativeModel
 from ..checks import check_count, check_positive
+from ..distributed import Collective, resolve_collective, tensors_fingerprint
 from ..fitloop import FitLoop
 from .validation import resolve_target
 
@@ -74,7 +75,8 @@ def train_variational(model: GenerativeModel, hamiltonian, beta: float | None = 
                       clip_grad: float | None = 1.0, progress: bool = True,
                       generator: torch.Generator | None = None, log_every: int = 1,
                       checkpoint=None, checkpoint_every=100, resume=None,
-                      estimator: str = "auto") -> list[dict]:
+                      estimator: str = "auto", distributed: bool = False,
+                      process_group=None) -> list[dict]:
     """Minimize the variational free energy of ``model`` for ``hamiltonian`` at ``beta``
     (for a density target such as :class:`tnborn.physics.DualIsing`: no beta, and F_q is
     E_q[ln q - ln pi]).
@@ -95,10 +97,17 @@ def train_variational(model: GenerativeModel, hamiltonian, beta: float | None = 
         steps, or seconds with a unit: ``"30s"``).
     estimator : ``"auto"`` (reparametrized when ``model.has_rsample``, else REINFORCE),
         ``"reinforce"`` or ``"reparametrized"`` (TypeError for a model without rsample).
+    distributed, process_group : data-parallel on torch.distributed
+        (:mod:`tnborn.distributed`; every rank must call with the same model and
+        options): each rank draws ``batch_size / ranks`` samples per step from its own
+        stream (rank 0: ``generator``'s; rank r: seeded from its seed, the step and r),
+        the REINFORCE baseline and the records are means over all ranks' samples and the
+        gradients are summed, so the ranks take the same steps as one process with the
+        whole batch would on those samples.
 
     Returns one dict per recorded step: ``step``, ``beta`` (beta_t), ``beta_target``
-    (beta; 1 for a density), ``beta_reached`` (beta_t >= beta (1 - :data:`BETA_RTOL`): the last record
-    says whether the run reached its target), ``free_energy`` (mean of
+    (beta; 1 for a density), ``beta_reached`` (beta_t >= beta (1 - :data:`BETA_RTOL`): the
+    last record says whether the run reached its target), ``free_energy`` (mean of
     E + ln q / beta_t over the batch, total, not per site), ``free_energy_std`` (its batch
     standard deviation), ``energy`` (batch mean; -ln pi for a density), ``seconds``
     (cumulative).
@@ -125,30 +134,44 @@ def train_variational(model: GenerativeModel, hamiltonian, beta: float | None = 
     plan = {"method": "variational", "beta": beta, "batch_size": batch_size, "lr": lr,
             "beta_anneal": beta_anneal, "z2": bool(z2), "clip_grad": clip_grad,
             "log_every": log_every, "hamiltonian": repr(hamiltonian), "estimator": estimator}
+    collective = resolve_collective(distributed, process_group)
+    local_batch = batch_size
+    if collective.active:
+        collective.check_same("model", {
+            "class": type(model).__name__, "config": model._config(), "options": plan,
+            "steps": steps, "resume": resume is not None,
+            "parameters": tensors_fingerprint([*model.parameters(), *model.buffers()])})
+        if batch_size % collective.world:
+            raise ValueError(f"batch_size {batch_size} must be a multiple of the "
+                             f"{collective.world} ranks")
+        local_batch = batch_size // collective.world
     with FitLoop(model, kind="variational", total=steps, updates_per_pass=1, unit="steps",
                  desc="variational", progress=progress, max_seconds=None,
                  checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume,
-                 options=plan, data={}, rng=rng) as loop:
+                 options=plan, data={}, rng=rng, collective=collective) as loop:
         optimizer = torch.optim.Adam(parameters, lr=lr)
         if loop.extras:
             optimizer.load_state_dict(loop.extras["optimizer"])
         for step in loop.passes():
             beta_t = beta * (1.0 - beta_anneal ** step) if beta_anneal else beta
+            stream = collective.step_stream(rng, step)
+            share = 1.0 / collective.world  # this rank's part of the batch
             if estimator == "reparametrized":
-                x, log_q = model.rsample_and_log_prob(batch_size, generator=rng)
+                x, log_q = model.rsample_and_log_prob(local_batch, generator=stream)
                 energy = energy_of(x).to(log_q.dtype)
                 local = energy + log_q / beta_t  # per-sample free energy
-                loss = local.mean()
+                loss = local.mean() * share
                 local, energy = local.detach(), energy.detach()
             else:
-                x, log_q = model.sample_and_log_prob(batch_size, generator=rng)
+                x, log_q = model.sample_and_log_prob(local_batch, generator=stream)
                 with torch.no_grad():
                     energy = energy_of(x).to(log_q.dtype)
                     local = energy + log_q / beta_t
-                    advantage = local - local.mean()
-                loss = (advantage * log_q).mean()
+                    advantage = local - _batch_mean(local, collective)
+                loss = (advantage * log_q).mean() * share
             optimizer.zero_grad()
             loss.backward()
+            collective.sum_gradients(parameters)
             if clip_grad is not None:
                 torch.nn.utils.clip_grad_norm_(parameters, clip_grad)
             optimizer.step()
@@ -156,13 +179,31 @@ def train_variational(model: GenerativeModel, hamiltonian, beta: float | None = 
             seconds = loop.end_pass()
             record = None
             if step % log_every == 0 or step == steps:
+                mean, std = _batch_mean_and_std(local, collective)
                 record = {"step": step, "beta": beta_t, "beta_target": beta,
                           "beta_reached": bool(beta_t >= beta * (1.0 - BETA_RTOL)),
-                          "free_energy": float(local.mean()),
-                          "free_energy_std": float(local.std()),
-                          "energy": float(energy.mean()), "seconds": seconds}
+                          "free_energy": mean, "free_energy_std": std,
+                          "energy": float(_batch_mean(energy, collective)),
+                          "seconds": seconds}
                 if not math.isfinite(record["free_energy"]):
                     raise FloatingPointError("variational training diverged (non-finite "
                                              "free energy); lower lr")
             loop.finish(step, record, extras=lambda: {"optimizer": optimizer.state_dict()})
     return loop.history
+
+
+def _batch_mean(values: torch.Tensor, collective: Collective) -> torch.Tensor:
+    """The mean over every rank's samples (this rank's alone in one process)."""
+    if not collective.active:
+        return values.mean()
+    total, count = collective.total(values.sum(), values.numel())
+    return torch.tensor(total / count, dtype=values.dtype)
+
+
+def _batch_mean_and_std(values: torch.Tensor, collective: Collective) -> tuple[float, float]:
+    """Mean and sample standard deviation over every rank's samples."""
+    if not collective.active:
+        return float(values.mean()), float(values.std())
+    mean = _batch_mean(values, collective)
+    squares, count = collective.total(((values - mean) ** 2).sum(), values.numel())
+    return float(mean), math.sqrt(squares / (count - 1))

@@ -218,13 +218,14 @@ class TTNBornMachine(TensorNetworkBornMachine):
                            self.local_dim, generator, x, known)
 
     def _fit_sweeps(self, data: torch.Tensor, *, lr, max_step, steps_per_bond,
-                    normalized_steps, **loop_options) -> list[dict]:
+                    normalized_steps, broadcast_split, **loop_options) -> list[dict]:
         """Two-node learning; see :meth:`fit`. The first update of a sweep merges the
         root with both top nodes, so a centre on any of them is a valid start (a sweep
         ends on the second top node); elsewhere the centre moves to the root first."""
         options = update_options(lr=lr, max_step=max_step, steps_per_bond=steps_per_bond,
                                  max_bond=self.max_bond, cutoff=self.cutoff,
-                                 normalized=normalized_steps)
+                                 normalized=normalized_steps,
+                                 broadcast_split=broadcast_split)
         tree = self.tree
         starts = {tree.root} | set(tree.node_children(tree.root))
         start = self.center if self.center in starts else tree.root

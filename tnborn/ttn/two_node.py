@@ -32,8 +32,7 @@ from __future__ import annotations
 import torch
 
 from ..backend import tiny
-from ..linalg import truncated_svd
-from ..sweeps import UpdateOptions, capped_step
+from ..sweeps import UpdateOptions, capped_step, split_merged
 from .contraction import child_vector, leg_vector, normalize_rows, one_hot, upward
 from .tree import Child, Tree
 
@@ -104,8 +103,7 @@ class TwoNodeLearner:
         left, right = (vs[0] if len(vs) == 1 else _outer(*vs)
                        for vs in (left_vectors, right_vectors))
         merged = gradient_steps(merged, left, right, weights, self.options)
-        u, s, vh = truncated_svd(merged, self.options.max_bond, self.options.cutoff)
-        return u, (s / torch.linalg.norm(s)).to(u.dtype), vh
+        return split_merged(merged, self.options)
 
     def _update_edge(self, u: int, toward: int, rows, weights) -> None:
         tree = self.tree

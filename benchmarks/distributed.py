@@ -1,0 +1,188 @@
+"""Data-parallel throughput and memory: 1 process x 1 thread against N processes x 1
+thread on the same machine (issue 23; docs/distributed.md).
+
+* Two-site sweep of an MPS Born machine at full bond dimension ``--bond`` (every bond
+  starts at it: ``init_bond = max_bond``) on 1,000 and 10,000 MNIST images (the 4,000
+  bundled training images, with their one-pixel shifts once they run out), one sweep
+  timed after one warm-up sweep;
+* a VAN step: REINFORCE on a MADE for the ``--L`` x ``--L`` Ising model, batch 1,000.
+
+``--van-accuracy`` runs only the made-L4 recipe of ``van_ising_reproduction.py`` (MADE
+hidden 64, Z2, 3,000 steps of batch 1,000 at lr 1e-3, beta annealed by 0.99) on 1 and on
+``--ranks`` processes and prints |F/N - exact| of each (the issue's tolerance: 1e-4).
+
+``--memory-table`` prints only the memory model of docs/distributed.md: the cached
+environments of a two-site sweep, n vectors of D float64 per training row (left of the
+centre and right of it) plus three int64 index rows per site (the row of each value, the
+pair value, the rows sorted by it), U n (D + 3) 8 bytes for U distinct rows, divided
+among the ranks.
+
+Every configuration runs in fresh processes (`tnborn.launch.run_local`, also for the
+single process), each rank reporting its wall seconds and its peak resident memory above
+what it held before building its learner (``resource`` high-water mark), so the columns
+compare like with like. Prints a table and writes ``distributed.json`` to ``--out``::
+
+    python benchmarks/distributed.py --ranks 2
+    python benchmarks/distributed.py --memory-table
+    python benchmarks/distributed.py --van-accuracy
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import time
+from pathlib import Path
+
+import torch
+
+from tnborn import MADE, MPSBornMachine
+from tnborn.datasets import mnist
+from tnborn.launch import run_local
+from tnborn.physics import Ising2D, free_energy, ising2d_log_z, train_variational
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--ranks", type=int, default=2)
+    parser.add_argument("--bond", type=int, default=32)
+    parser.add_argument("--images", type=int, nargs="+", default=[1000, 10_000])
+    parser.add_argument("--L", type=int, default=16)
+    parser.add_argument("--van-steps", type=int, default=20)
+    parser.add_argument("--van-accuracy", action="store_true",
+                        help="only the VAN accuracy check at L = 4")
+    parser.add_argument("--memory-table", action="store_true",
+                        help="print the memory model only")
+    parser.add_argument("--out", type=Path, default=Path("runs/distributed"))
+    return parser.parse_args(argv)
+
+
+def environment_bytes(rows: int, sites: int, bond: int) -> int:
+    """The two-site learner's cache: U n (D + 3) 8 bytes (module docstring)."""
+    return rows * sites * (bond + 3) * 8
+
+
+def memory_table() -> str:
+    lines = ["| training rows | D | 1 rank | 2 ranks | 4 ranks | 8 ranks |",
+             "|---:|---:|---:|---:|---:|---:|"]
+    for rows in (1000, 10_000, 60_000):
+        for bond in (10, 32, 100):
+            total = environment_bytes(rows, 784, bond) / 1e9
+            lines.append(f"| {rows:,} | {bond} | " + " | ".join(
+                f"{total / ranks:.2f} GB" for ranks in (1, 2, 4, 8)) + " |")
+    return "\n".join(lines)
+
+
+def mnist_rows(count: int) -> torch.Tensor:
+    """``count`` binarized MNIST digits: the bundled training images, then their shifts by
+    one pixel (right, down, left, up) as needed."""
+    base = mnist().reshape(-1, 28, 28)
+    rows = [base]
+    for shift in ((0, 1), (1, 0), (0, -1), (-1, 0)):
+        if sum(len(r) for r in rows) >= count:
+            break
+        rows.append(torch.roll(base, shifts=shift, dims=(1, 2)))
+    return torch.cat(rows)[:count].reshape(count, -1)
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def sweep_rank(images: int, bond: int) -> dict:
+    """On each rank: one warm-up and one timed full sweep on this rank's rows."""
+    import torch.distributed as dist
+
+    rank, world = dist.get_rank(), dist.get_world_size()
+    data = mnist_rows(images)[rank::world]
+    model = MPSBornMachine(784, max_bond=bond, init_bond=bond, seed=0)
+    before = _peak_mb()
+    model.fit(data, sweeps=1, progress=False, distributed=True)
+    start = time.perf_counter()
+    model.fit(data, sweeps=1, progress=False, distributed=True)
+    return {"seconds": time.perf_counter() - start, "rows": len(data),
+            "peak_mb_above_start": _peak_mb() - before}
+
+
+def van_rank(L: int, steps: int) -> dict:
+    model = MADE(L * L, hidden=256, seed=0)
+    start = time.perf_counter()
+    train_variational(model, Ising2D(L), 0.44, steps=steps, batch_size=1000,
+                      progress=False, distributed=True,
+                      generator=torch.Generator().manual_seed(0))
+    return {"seconds_per_step": (time.perf_counter() - start) / steps}
+
+
+def van_accuracy_rank(steps: int = 3000) -> dict:
+    """The made-L4 run of van_ising_reproduction.py on this rank's share of the batch."""
+    model = MADE(16, hidden=64, seed=0)
+    generator = torch.Generator().manual_seed(0)
+    start = time.perf_counter()
+    train_variational(model, Ising2D(4), 0.44, steps=steps, batch_size=1000, lr=1e-3,
+                      beta_anneal=0.99, z2=True, progress=False, generator=generator,
+                      distributed=True)
+    seconds = time.perf_counter() - start
+    result = free_energy(model, Ising2D(4), 0.44, num=200_000, generator=generator,
+                         distributed=True)
+    exact = -ising2d_log_z(4, 0.44) / (0.44 * 16)
+    return {"seconds": seconds, "variational_error": result["F_variational_per_site"] - exact,
+            "importance_error": result["F_importance_per_site"] - exact,
+            "importance_err": result["F_importance_err"] / 16, "ess": result["ess"]}
+
+
+def van_accuracy(ranks: int) -> dict:
+    out = {}
+    for count in (1, ranks):
+        out[count] = run_local(van_accuracy_rank, count, timeout=3600)[0]
+        r = out[count]
+        print(f"VAN MADE L = 4, {count} process(es): F/N variational - exact "
+              f"{r['variational_error']:+.2e}, importance - exact {r['importance_error']:+.2e}"
+              f" +- {r['importance_err']:.1e}, ESS {r['ess']:.3f}, {r['seconds']:.0f} s",
+              flush=True)
+    return out
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    if args.memory_table:
+        print(memory_table())
+        return {}
+    if args.van_accuracy:
+        result = van_accuracy(args.ranks)
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "van_accuracy.json").write_text(json.dumps(result, indent=1))
+        return result
+    result = {"ranks": args.ranks, "bond": args.bond, "sweeps": [], "van": {}}
+    for images in args.images:
+        row = {"images": images}
+        for ranks in (1, args.ranks):
+            reports = run_local(sweep_rank, ranks, images, args.bond, timeout=3600)
+            row[ranks] = {"seconds": max(r["seconds"] for r in reports),
+                          "peak_mb_per_rank": max(r["peak_mb_above_start"] for r in reports),
+                          "rows_per_rank": [r["rows"] for r in reports]}
+        row["throughput_ratio"] = row[1]["seconds"] / row[args.ranks]["seconds"]
+        single = row[1]["peak_mb_per_rank"]
+        row["memory_ratio"] = row[args.ranks]["peak_mb_per_rank"] / single if single else None
+        result["sweeps"].append(row)
+        print(f"sweep, {images} images, D = {args.bond}: 1 process {row[1]['seconds']:.1f} s, "
+              f"{args.ranks} processes {row[args.ranks]['seconds']:.1f} s: throughput x "
+              f"{row['throughput_ratio']:.2f}; peak memory per rank "
+              f"{row[1]['peak_mb_per_rank']:.0f} MB -> "
+              f"{row[args.ranks]['peak_mb_per_rank']:.0f} MB",
+              flush=True)
+    for ranks in (1, args.ranks):
+        reports = run_local(van_rank, ranks, args.L, args.van_steps, timeout=3600)
+        result["van"][ranks] = max(r["seconds_per_step"] for r in reports)
+    ratio = result["van"][1] / result["van"][args.ranks]
+    print(f"VAN step, MADE on {args.L}x{args.L} Ising, batch 1000: 1 process "
+          f"{result['van'][1]:.3f} s, {args.ranks} processes {result['van'][args.ranks]:.3f} s:"
+          f" throughput x {ratio:.2f}")
+    result["van"]["throughput_ratio"] = ratio
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "distributed.json").write_text(json.dumps(result, indent=1))
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,354 @@
+"""Data-parallel training on torch.distributed: two gloo processes on 127.0.0.1
+(`tnborn.launch.run_local`, which ends by itself), against one process on the
+concatenated data (float64, the same seeds).
+
+One launch runs every distributed case (process start-up dominates): MPS and TTN
+full-batch sweeps with test and validation shards, a minibatch MPS run, MADE maximum
+likelihood, variational steps of a MADE on the 4x4 Ising model (checked against one
+process that draws both ranks' samples itself), sampling, the importance-sampled free
+energy and neural MCMC split over the ranks, and the bad inputs that must fail on every
+rank instead of hanging. The CLI's ``tnborn train --nproc 2`` runs its own launch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from tnborn import MADE, load
+from tnborn.datasets import bars_and_stripes
+from tnborn.cli import main
+from tnborn.distributed import distributed_sample, rank_stream
+from tnborn.launch import run_local
+from tnborn.physics import Ising2D, free_energy, ising2d_log_z, neural_mcmc, train_variational
+from tnborn.physics.validation import resolve_target
+from tnborn.presets import make_model
+from tnborn.workflows import ising_run
+
+SWEEPS = 3
+VAN = {"steps": 4, "batch_size": 64, "lr": 1e-2, "beta": 0.44}
+
+
+def split_data():
+    """(train, test, val): 80, 20 and 10 rows of 16 sites."""
+    bas = bars_and_stripes(4, 4)
+    noise = (torch.rand(50, 16, generator=torch.Generator().manual_seed(0)) < 0.4).long()
+    rows = torch.cat([bas, bas, noise])
+    return rows[:80], rows[80:100], rows[100:]
+
+
+def born(family: str, **sizes):
+    return make_model(family, 16, image_shape=(4, 4), max_bond=sizes.get("max_bond", 6),
+                      seed=sizes.get("seed", 0))
+
+
+def shard(x: torch.Tensor) -> torch.Tensor:
+    import torch.distributed as dist
+
+    return x[dist.get_rank()::dist.get_world_size()]
+
+
+def fitted(model, train, test, val, **options):
+    history = model.fit(train, sweeps=SWEEPS, test_data=test, val_data=val, progress=False,
+                        **options)
+    return {"tensors": [t.detach().clone() for t in model._plain_tensors()],
+            "center": model.center, "history": history}
+
+
+def made_fit(train, test, val, **options):
+    model = MADE(16, hidden=16, seed=0)
+    history = model.fit(train, epochs=3, lr=0.01, batch_size=1000, test_data=test,
+                        val_data=val, progress=False, **options)
+    return {"parameters": [p.detach().clone() for p in model.parameters()],
+            "history": history}
+
+
+def van_steps(**options):
+    model = MADE(16, hidden=16, seed=0)
+    history = train_variational(model, Ising2D(4), VAN["beta"], steps=VAN["steps"],
+                                batch_size=VAN["batch_size"], lr=VAN["lr"], progress=False,
+                                generator=torch.Generator().manual_seed(7), **options)
+    return {"parameters": [p.detach().clone() for p in model.parameters()],
+            "history": history}
+
+
+def split_cases(rank, train, test, val) -> dict:
+    """Rank 1's SVD returns the same factorization with flipped signs: every rank's own
+    split no longer agrees (a RuntimeError on every rank after the sweep), and
+    ``broadcast_split=True`` (rank 0's split) trains as one process does."""
+    import tnborn.sweeps as sweeps
+
+    original = sweeps.truncated_svd
+
+    def flipped(matrix, *args):
+        u, s, vh = original(matrix, *args)
+        return -u, s, -vh
+
+    if rank == 1:
+        sweeps.truncated_svd = flipped
+    out = {}
+    try:
+        try:
+            born("mps").fit(shard(train), sweeps=1, distributed=True, progress=False)
+        except RuntimeError as exc:
+            out["error"] = str(exc)
+        out["broadcast"] = fitted(born("mps"), shard(train), shard(test), shard(val),
+                                  distributed=True, broadcast_split=True)
+    finally:
+        sweeps.truncated_svd = original
+    return out
+
+
+def error_of(call) -> str | None:
+    try:
+        call()
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def distributed_cases(folder: str) -> dict:
+    """Run on every rank: the fits on this rank's shards and the bad inputs; checkpoints
+    go to ``folder`` (rank 0 writes, every rank resumes)."""
+    import torch.distributed as dist
+
+    rank = dist.get_rank()
+    train, test, val = split_data()
+    checkpoint = f"{folder}/minibatch.pt"
+    born("mps").fit(shard(train), sweeps=2, batch_size=10, distributed=True,
+                    checkpoint=checkpoint, progress=False)
+    resumed = born("mps")
+    resumed.fit(shard(train), sweeps=SWEEPS, batch_size=10, distributed=True,
+                resume=checkpoint, progress=False)
+    out = {family: fitted(born(family), shard(train), shard(test), shard(val),
+                          distributed=True) for family in ("mps", "ttn")}
+    out["minibatch"] = fitted(born("mps"), shard(train), shard(test), shard(val),
+                              distributed=True, batch_size=10)
+    straight = born("mps")
+    straight.fit(shard(train), sweeps=SWEEPS, batch_size=10, distributed=True,
+                 progress=False)
+    out["resumed"] = [t.clone() for t in resumed._plain_tensors()]
+    out["straight"] = [t.clone() for t in straight._plain_tensors()]
+    out["split"] = split_cases(rank, train, test, val)
+    out["made"] = made_fit(shard(train), shard(test), shard(val), distributed=True)
+    out["van"] = van_steps(distributed=True)
+    made = MADE(16, hidden=16, seed=0)
+    out["samples"] = distributed_sample(made, 11, generator=torch.Generator().manual_seed(3))
+    out["free_energy"] = free_energy(made, Ising2D(4), 0.44, num=4000, batch_size=500,
+                                     generator=torch.Generator().manual_seed(4),
+                                     distributed=True)
+    out["ising"] = ising_run("made", L=4, steps=20, batch_size=64, samples=256,
+                             progress=False, distributed=True)
+    out["mcmc"] = neural_mcmc(made, Ising2D(4), 0.44, steps=40, chains=7, burn_in=5,
+                              generator=torch.Generator().manual_seed(5), distributed=True)
+    out["errors"] = {
+        "max_bond": error_of(lambda: born("mps", max_bond=4 + rank).fit(
+            shard(train), sweeps=1, distributed=True, progress=False)),
+        "seed": error_of(lambda: born("ttn", seed=rank).fit(
+            shard(train), sweeps=1, distributed=True, progress=False)),
+        "empty": error_of(lambda: born("mps").fit(
+            shard(train)[:0] if rank == 1 else shard(train), sweeps=1, distributed=True,
+            progress=False)),
+        "gradient": error_of(lambda: born("mps").fit(
+            shard(train), method="gradient", sweeps=1, distributed=True, progress=False)),
+        "batch": error_of(lambda: train_variational(
+            MADE(16, hidden=8, seed=0), Ising2D(4), 0.44, steps=1, batch_size=63,
+            progress=False, distributed=True)),
+        "made_seed": error_of(lambda: MADE(16, hidden=8, seed=rank).fit(
+            shard(train), epochs=1, distributed=True, progress=False)),
+    }
+    return out
+
+
+@pytest.fixture(scope="module")
+def ranks(tmp_path_factory):
+    return run_local(distributed_cases, 2, str(tmp_path_factory.mktemp("ranks")),
+                     timeout=240)
+
+
+def assert_same_tensors(a, b, atol):
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        assert x.shape == y.shape
+        assert float((x - y).abs().max()) <= atol
+
+
+@pytest.mark.parametrize("family", ["mps", "ttn"])
+def test_full_batch_sweeps_on_two_ranks_equal_one_process(ranks, family):
+    train, test, val = split_data()
+    single = fitted(born(family), train, test, val)
+    for rank in ranks:
+        assert_same_tensors(rank[family]["tensors"], single["tensors"], 1e-10)
+        assert rank[family]["center"] == single["center"]
+        for mine, theirs in zip(rank[family]["history"], single["history"]):
+            for key in ("train_nll", "test_nll", "val_nll"):
+                assert mine[key] == pytest.approx(theirs[key], abs=1e-10, rel=0), key
+    # every rank holds bitwise the same tensors
+    assert_same_tensors(ranks[0][family]["tensors"], ranks[1][family]["tensors"], 0.0)
+
+
+def test_ranks_whose_splits_disagree_stop_or_share_rank_0s(ranks):
+    train, test, val = split_data()
+    single = fitted(born("mps"), train, test, val)
+    for rank in ranks:
+        assert "ranks' tensors differ" in rank["split"]["error"]
+        assert_same_tensors(rank["split"]["broadcast"]["tensors"], single["tensors"], 1e-10)
+
+
+def test_a_resumed_minibatch_run_ends_where_the_uninterrupted_one_does(ranks):
+    for rank in ranks:
+        assert_same_tensors(rank["resumed"], rank["straight"], 0.0)
+
+
+def test_minibatch_sweeps_keep_the_ranks_identical(ranks):
+    first, second = (rank["minibatch"] for rank in ranks)
+    assert_same_tensors(first["tensors"], second["tensors"], 0.0)
+    assert [r["train_nll"] for r in first["history"]] == \
+        [r["train_nll"] for r in second["history"]]
+    assert first["history"][-1]["train_nll"] < first["history"][0]["train_nll"]
+
+
+@pytest.mark.parametrize("case, words", [("max_bond", "max_bond"), ("seed", "seed"),
+                                         ("empty", "rank 1: data is empty"),
+                                         ("gradient", "method='sweep'"),
+                                         ("batch", "multiple of the 2 ranks"),
+                                         ("made_seed", "seed")])
+def test_bad_distributed_input_fails_on_every_rank(ranks, case, words):
+    for rank in ranks:
+        assert rank["errors"][case] is not None and words in rank["errors"][case]
+
+
+def test_made_maximum_likelihood_on_two_ranks_equals_one_process(ranks):
+    train, test, val = split_data()
+    single = made_fit(train, test, val)
+    for rank in ranks:
+        assert_same_tensors(rank["made"]["parameters"], single["parameters"], 1e-10)
+        for mine, theirs in zip(rank["made"]["history"], single["history"]):
+            for key in ("train_nll", "test_nll", "val_nll"):
+                assert mine[key] == pytest.approx(theirs[key], abs=1e-10, rel=0), key
+
+
+def test_variational_steps_on_two_ranks_follow_the_whole_batch(ranks):
+    """One process draws rank 0's half of each step's batch from the generator and rank
+    1's from rank_stream(generator, step, 1), takes the REINFORCE step on all 64 samples
+    (baseline over all, clipped, Adam), and ends where both ranks do."""
+    model = MADE(16, hidden=16, seed=0)
+    beta, energy_of = resolve_target(model, Ising2D(4), VAN["beta"])
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(parameters, lr=VAN["lr"])
+    generator = torch.Generator().manual_seed(7)
+    half = VAN["batch_size"] // 2
+    for step in range(1, VAN["steps"] + 1):
+        draws = [model.sample_and_log_prob(half, generator=rank_stream(generator, step, r))
+                 for r in range(2)]
+        log_q = torch.cat([q for _, q in draws])
+        with torch.no_grad():
+            local = energy_of(torch.cat([x for x, _ in draws])).to(log_q.dtype) + log_q / beta
+        loss = ((local - local.mean()) * log_q).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(parameters, 1.0)
+        optimizer.step()
+    for rank in ranks:
+        assert_same_tensors(rank["van"]["parameters"], [p.detach() for p in model.parameters()],
+                            1e-12)
+    assert ranks[0]["van"]["history"][-1]["free_energy"] == \
+        ranks[1]["van"]["history"][-1]["free_energy"]
+
+
+def test_sampling_and_estimators_split_over_the_ranks(ranks):
+    """Rank 0 draws its share from the generator, rank 1 from its own stream; every rank
+    returns all of them; the estimators agree on every rank and with the exact F."""
+    made = MADE(16, hidden=16, seed=0)
+    generator = torch.Generator().manual_seed(3)
+    first = made.sample(6, generator=rank_stream(generator, 0, 0))
+    second = made.sample(5, generator=rank_stream(generator, 0, 1))
+    for rank in ranks:
+        assert torch.equal(rank["samples"], torch.cat([first, second]))
+    estimates = [rank["free_energy"] for rank in ranks]
+    assert estimates[0]["F_importance"] == estimates[1]["F_importance"]
+    assert estimates[0]["num"] == 4000
+    exact = -ising2d_log_z(4, 0.44) / 0.44
+    assert abs(estimates[0]["F_importance"] - exact) < 5 * estimates[0]["F_importance_err"]
+    runs = [rank["ising"] for rank in ranks]  # the `tnborn ising --nproc` workflow
+    assert runs[0]["F_importance"] == runs[1]["F_importance"]
+    # the variational F bounds the exact one from above (within its error)
+    assert runs[0]["error_variational"] > -5 * runs[0]["F_variational_err"]
+    chains = [rank["mcmc"] for rank in ranks]
+    assert chains[0]["chains"] == 7 and chains[0]["energy"] == chains[1]["energy"]
+    assert chains[0]["acceptance"] == chains[1]["acceptance"] > 0
+
+
+def test_cli_train_on_two_local_processes(tmp_path, capsys):
+    """`tnborn train --nproc 2` ends where one process does (the shards of the 30
+    bars-and-stripes patterns against all of them); its summary reports the NLL of all."""
+    import json
+
+    for name, extra in (("one", []), ("two", ["--nproc", "2"])):
+        main(["train", "--model", "mps", "--data", "bas", "--budget", "3", "--no-progress",
+              "--out", str(tmp_path / name), *extra])
+    one, two = (json.loads((tmp_path / name / "history.json").read_text())
+                for name in ("one", "two"))
+    assert two["train_nll"] == pytest.approx(one["train_nll"], abs=1e-10, rel=0)
+    assert two["test_nll"] == pytest.approx(one["test_nll"], abs=1e-10, rel=0)
+    # the learned patterns leave near-degenerate Schmidt values, so the tensors may
+    # rotate within them (2e-10 seen); the distributions agree
+    models = [load(tmp_path / name / "model.pt") for name in ("one", "two")]
+    x = torch.cat(split_data())
+    torch.testing.assert_close(models[1].log_prob(x), models[0].log_prob(x), rtol=0,
+                               atol=1e-10)
+    assert "trained mps" in capsys.readouterr().out
+
+
+def test_distributed_fit_needs_a_process_group():
+    with pytest.raises(ValueError, match="initialized process group"):
+        born("mps").fit(split_data()[0], sweeps=1, distributed=True, progress=False)
+    with pytest.raises(TypeError, match="distributed"):
+        born("mps").fit(split_data()[0], sweeps=1, distributed="yes", progress=False)
+
+
+@pytest.mark.parametrize("kind", ["npy", "idx"])
+def test_a_rank_reads_only_its_rows_of_a_data_file(tmp_path, kind):
+    """Memory-mapped shards of a .npy / raw IDX file: together they are the rows one
+    process reads (the same held-out test rows), and each is every second row of the
+    seeded order."""
+    import numpy as np
+
+    from tnborn.presets import load_user_data
+
+    images = (np.random.default_rng(0).random((40, 4, 4)) < 0.5).astype(np.uint8)
+    path = tmp_path / f"data.{kind}"
+    if kind == "npy":
+        np.save(path, images)
+    else:
+        header = bytes([0, 0, 0x08, 3]) + b"".join(int(s).to_bytes(4, "big")
+                                                   for s in images.shape)
+        path.write_bytes(header + images.tobytes())
+    whole = load_user_data(path, threshold=0, seed=3)
+    shards = [load_user_data(path, threshold=0, seed=3, shard=(r, 2)) for r in range(2)]
+    for split in ("train", "test"):
+        mine = torch.cat([getattr(s, split) for s in shards])
+        ours = getattr(whole, split)
+        assert sorted(map(tuple, mine.tolist())) == sorted(map(tuple, ours.tolist()))
+    assert len(shards[0].train) == 18 and shards[0].image_shape == (4, 4)
+    with pytest.raises(ValueError, match="0 <= rank < ranks"):
+        load_user_data(path, shard=(2, 2))
+
+
+@pytest.mark.slow
+def test_van_on_two_ranks_reaches_the_one_process_tolerance(tmp_path):
+    """The made-L4 recipe (3,000 steps, batch 1,000 split 500 + 500) on one and on two
+    ranks: |F/N - exact| below 1e-4 on both (`benchmarks/distributed.py
+    --van-accuracy`)."""
+    import json
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "distributed.py"
+    subprocess.run([sys.executable, str(script), "--van-accuracy", "--ranks", "2",
+                    "--out", str(tmp_path)], check=True, timeout=3600)
+    result = json.loads((tmp_path / "van_accuracy.json").read_text())
+    for count in ("1", "2"):
+        assert abs(result[count]["variational_error"]) < 1e-4, count
