@@ -39,6 +39,16 @@ def brute_force(model):
         return v.long(), float(log_z), torch.logsumexp(minus_energy, 1) - log_z
 
 
+def assert_follow_the_conditional(drawn, v, log_p, known, given):
+    """``drawn`` keep ``given`` where ``known`` and pass a chi-square test against the
+    exact conditional p(v | v_known = given) (``v``, ``log_p``: every state's ln p)."""
+    assert torch.equal(drawn[:, known], given[known].expand(drawn.shape[0], -1))
+    consistent = (v[:, known] == given[known]).all(1)
+    conditional = torch.where(consistent, log_p.exp(), torch.zeros_like(log_p))
+    counts = torch.bincount(codes(drawn, 2), minlength=v.shape[0])
+    assert chi_square_pvalue(counts.numpy(), (conditional / conditional.sum()).numpy()) > 1e-3
+
+
 @pytest.mark.parametrize("n_visible, n_hidden", [(12, 6), (6, 12)])
 def test_exact_log_z_and_log_prob_match_brute_force(n_visible, n_hidden):
     model = random_rbm(n_visible, n_hidden)
@@ -204,11 +214,7 @@ def test_marginals_and_conditionals_by_hidden_enumeration():
     given = v[77]
     drawn = model.conditional_sample(given.expand(20_000, 8), known,
                                      generator=torch.Generator().manual_seed(0))
-    assert torch.equal(drawn[:, known], given[known].expand(20_000, -1))
-    consistent = (v[:, known] == given[known]).all(1)
-    conditional = torch.where(consistent, log_p.exp(), torch.zeros_like(log_p))
-    counts = torch.bincount(codes(drawn, 2), minlength=256)
-    assert chi_square_pvalue(counts.numpy(), (conditional / conditional.sum()).numpy()) > 1e-3
+    assert_follow_the_conditional(drawn, v, log_p, known, given)
     with pytest.raises(ValueError, match="cannot sample exactly"):
         RBM(6, 13).conditional_sample(v[:2, :6], known[:6])
 
@@ -221,11 +227,7 @@ def test_clamped_gibbs_inpainting_approaches_the_exact_conditional():
     given = v[200]
     drawn = model.gibbs_conditional_sample(given.expand(20_000, 8), known, steps=30,
                                            generator=torch.Generator().manual_seed(1))
-    assert torch.equal(drawn[:, known], given[known].expand(20_000, -1))
-    consistent = (v[:, known] == given[known]).all(1)
-    conditional = torch.where(consistent, log_p.exp(), torch.zeros_like(log_p))
-    counts = torch.bincount(codes(drawn, 2), minlength=256)
-    assert chi_square_pvalue(counts.numpy(), (conditional / conditional.sum()).numpy()) > 1e-3
+    assert_follow_the_conditional(drawn, v, log_p, known, given)
     with pytest.raises(ValueError, match="bool mask"):
         model.gibbs_conditional_sample(v[:2], torch.ones(7, dtype=torch.bool))
 

@@ -297,16 +297,11 @@ class GenerativeModel(torch.nn.Module):
         rank's shard (:mod:`tnborn.distributed`); bad input on any rank is a ValueError
         on every rank."""
         collective = resolve_collective(distributed, process_group)
+        refusal = self._distributed_refusal(options) if collective.active else None
+        data, options = collective.checked(lambda: self._validated_fit_data(data, options),
+                                           refusal)
         if not collective.active:
-            data, options = self._validated_fit_data(data, options)
             return self._fit(data, **options)
-        problem = self._distributed_refusal(options)
-        if problem is None:
-            try:
-                data, options = self._validated_fit_data(data, options)
-            except (TypeError, ValueError) as exc:
-                problem = str(exc)
-        collective.raise_if_any(problem)
         collective.shard_sizes(data.shape[0])
         return self._fit(data, collective=collective, **options)
 

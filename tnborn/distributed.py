@@ -82,6 +82,13 @@ class Collective:
             return [float(v) for v in values]
         return self.sum(torch.tensor(values, dtype=torch.float64)).tolist()
 
+    def mean(self, mean: float, count: int) -> float:
+        """The mean over every rank's ``count`` items of this rank's ``mean`` of its own."""
+        if not self.active:
+            return float(mean)
+        total, rows = self.total(float(mean) * count, count)
+        return total / rows
+
     def any(self, flag: bool) -> bool:
         """True on every rank when ``flag`` is True on some rank."""
         return bool(flag) if not self.active else self.total(float(bool(flag)))[0] > 0
@@ -165,6 +172,29 @@ class Collective:
                                                  enumerate(seen)))
         raise ValueError(f"the ranks disagree on the {what}: "
                          + ", ".join(f"rank {r}: {v!r}" for r, v in enumerate(values)))
+
+    def check_same_model(self, model, tensors, **settings) -> None:
+        """ValueError on every rank unless the ranks hold the same model (class,
+        configuration, bitwise the same ``tensors``) and the same ``settings``."""
+        if self.active:
+            self.check_same("model", {"class": type(model).__name__,
+                                      "config": model._config(),
+                                      "tensors": tensors_fingerprint(tensors), **settings})
+
+    def checked(self, call, refusal: str | None = None):
+        """``call()``; in a data-parallel run a ValueError, TypeError or missing file on
+        any rank (or a ``refusal`` to run at all) is a ValueError on every rank, so no
+        rank goes on into a collective the others never reach."""
+        if not self.active:
+            return call()
+        problem, result = refusal, None
+        if problem is None:
+            try:
+                result = call()
+            except (TypeError, ValueError, FileNotFoundError) as exc:
+                problem = str(exc)
+        self.raise_if_any(problem)
+        return result
 
     def raise_if_any(self, problem: str | None) -> None:
         """ValueError on every rank when some rank has a problem (its message, with the

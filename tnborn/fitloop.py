@@ -170,6 +170,11 @@ class FitLoop:
         spent = self.bar.advance(self.elapsed + (cpu if self.clock == "cpu" else wall))
         return self.collective.any(spent) if self.max_seconds is not None else spent
 
+    def budget_spent(self) -> bool:
+        """Whether the training time has reached ``max_seconds`` (on any rank)."""
+        return self.max_seconds is not None and self.collective.any(
+            self.elapsed >= self.max_seconds)
+
     def end_pass(self) -> float:
         """Stop the pass's clocks; returns the cumulative wall-clock training seconds."""
         wall, cpu = self._spent()
@@ -194,9 +199,7 @@ class FitLoop:
             if "max_bond" in record:
                 shown["D"] = record["max_bond"]
             self.bar.set_postfix(**shown)
-        self._stopped = early or partial or (self.max_seconds is not None and
-                                             self.collective.any(
-                                                 self.elapsed >= self.max_seconds))
+        self._stopped = early or partial or self.budget_spent()
         last = step == self.total or self._stopped
         if record is not None and last:
             record["stopped_by"] = "early_stop" if early else "budget"
@@ -276,10 +279,7 @@ class Selection:
     def observe(self, step: int, record: dict) -> bool:
         """Add ``val_nll`` to the record, keep the state if it is the best so far;
         True when ``patience`` passes have gone by without a new best."""
-        val = self.model.nll(self.val_data)
-        if self.collective.active:  # the mean over every rank's validation rows
-            total, rows = self.collective.total(val * len(self.val_data), len(self.val_data))
-            val = total / rows
+        val = self.collective.mean(self.model.nll(self.val_data), len(self.val_data))
         record["val_nll"] = val
         if self.best is None or val < self.best["val_nll"]:
             self.best = {"step": step, "val_nll": val, "state": to_cpu(self.model.state_dict())}

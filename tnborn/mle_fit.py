@@ -10,7 +10,7 @@ import math
 import torch
 
 from .checks import check_count, check_positive
-from .distributed import SINGLE, Collective, tensors_fingerprint
+from .distributed import SINGLE, Collective
 from .fitloop import FitLoop
 from .gradient_fit import minibatch_pass
 
@@ -75,12 +75,9 @@ class MinibatchMLE:
                 "weight_decay": weight_decay}
         if lr_decay != 1.0:  # (checkpoints of constant-rate runs keep their old options)
             plan["lr_decay"] = lr_decay
-        if collective.active:
-            collective.check_same("model", {
-                "class": type(self).__name__, "config": self._config(), "options": plan,
-                "epochs": epochs, "max_seconds": max_seconds, "resume": resume is not None,
-                "record_every": record_every,
-                "parameters": tensors_fingerprint([*self.parameters(), *self.buffers()])})
+        collective.check_same_model(self, [*self.parameters(), *self.buffers()], options=plan,
+                                    epochs=epochs, max_seconds=max_seconds,
+                                    resume=resume is not None, record_every=record_every)
         with FitLoop(self, kind="mle", total=epochs, updates_per_pass=batches,
                      unit="epochs", desc=f"{type(self).__name__} epochs", progress=progress,
                      max_seconds=max_seconds, checkpoint=checkpoint,
@@ -102,30 +99,21 @@ class MinibatchMLE:
                         group["lr"] *= lr_decay
                     seconds = loop.end_pass()
                     self.eval()
-                    last = out_of_time or epoch == epochs or (
-                        max_seconds is not None
-                        and collective.any(loop.elapsed >= max_seconds))
+                    last = out_of_time or epoch == epochs or loop.budget_spent()
                     record = None
                     if last or epoch % record_every == 0:
                         self._after_pass(data, rng)
-                        record = {"step": epoch, "train_nll": self._shared_nll(data, collective),
-                                  "seconds": seconds}
+                        record = {"step": epoch, "seconds": seconds,
+                                  "train_nll": collective.mean(self._mean_nll(data), len(data))}
                         if test_data is not None:
-                            record["test_nll"] = self._shared_nll(test_data, collective)
+                            record["test_nll"] = collective.mean(self._mean_nll(test_data),
+                                                                 len(test_data))
                     loop.finish(epoch, record, partial=out_of_time,
                                 extras=lambda: {"optimizer": optimizer.state_dict()})
             finally:
                 self.eval()
         loop.restore_best()
         return loop.history
-
-    def _shared_nll(self, data: torch.Tensor, collective: Collective) -> float:
-        """The mean NLL over ``data`` of every rank (this rank's alone in one process)."""
-        nll = self._mean_nll(data)
-        if not collective.active:
-            return nll
-        total, rows = collective.total(nll * data.shape[0], data.shape[0])
-        return total / rows
 
     def _distributed_refusal(self, options: dict) -> str | None:
         return None

@@ -181,11 +181,8 @@ def fit_by_sweeps(model, data: torch.Tensor, *, make_learner: Callable, schedule
             "normalized_steps": options.normalized, "max_bond": options.max_bond,
             "cutoff": options.cutoff}
     options.collective = collective
-    if collective.active:
-        collective.check_same("model", {
-            "class": type(model).__name__, "config": model._config(), "options": plan,
-            "sweeps": sweeps, "max_seconds": max_seconds, "resume": resume is not None,
-            "tensors": tensors_fingerprint(model._plain_tensors())})
+    collective.check_same_model(model, model._plain_tensors(), options=plan, sweeps=sweeps,
+                                max_seconds=max_seconds, resume=resume is not None)
     dtype = real_dtype(model.dtype)
     with FitLoop(model, kind="sweep", total=sweeps, updates_per_pass=len(schedule),
                  unit="sweeps", desc=desc, progress=progress, max_seconds=max_seconds,
@@ -224,9 +221,8 @@ def fit_by_sweeps(model, data: torch.Tensor, *, make_learner: Callable, schedule
                     record = {"step": sweep, "train_nll": train_nll[0],
                               "seconds": seconds, "max_bond": max(model.bond_dims)}
                     if test_data is not None:
-                        total, rows = collective.total(-model._log_prob(test_data).sum(),
-                                                       test_data.shape[0])
-                        record["test_nll"] = total / rows
+                        record["test_nll"] = collective.mean(
+                            -model._log_prob(test_data).mean(), test_data.shape[0])
                 loop.finish(sweep, record, partial=out_of_time)
         finally:
             model._replace_tensors(tensors, center, canonical=True)

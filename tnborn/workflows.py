@@ -61,25 +61,15 @@ def train_run(model: str, data, out, *, budget=None, max_bond: int | None = None
     the same summary with ``files`` empty).
     """
     check_model_name(model)
-    options, shard, collective = {}, None, None
-    if distributed:
-        collective = resolve_collective(True, None)
-        shard = (collective.rank, collective.world)
-        options["distributed"] = True
-    try:
-        dataset = _training_data(data, test_data, threshold, images, test_images, seed,
-                                 shard)
-        problem = None
-    except (ValueError, TypeError, FileNotFoundError) as exc:
-        if collective is None:
-            raise
-        dataset, problem = None, f"{type(exc).__name__}: {exc}"
-    if collective is not None:  # a rank that cannot read its rows stops every rank
-        collective.raise_if_any(problem)
+    collective = resolve_collective(distributed, None)
+    shard = (collective.rank, collective.world) if distributed else None
+    options = {"distributed": True} if distributed else {}
+    # a rank that cannot read its rows stops every rank
+    dataset = collective.checked(lambda: _training_data(data, test_data, threshold, images,
+                                                        test_images, seed, shard))
     train, test = dataset.train, dataset.test
-    writer = collective is None or collective.is_main
-    sizes = (len(train), len(test)) if collective is None else \
-        tuple(int(v) for v in collective.total(len(train), len(test)))
+    writer = collective.is_main
+    sizes = tuple(int(v) for v in collective.total(len(train), len(test)))
     net = make_model(model, dataset.train.shape[1], local_dim=_alphabet(dataset),
                      image_shape=dataset.image_shape, max_bond=max_bond, seed=seed,
                      device=device)

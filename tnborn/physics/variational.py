@@ -32,7 +32,7 @@ import torch
 
 from ..base import GenerativeModel
 from ..checks import check_count, check_positive
-from ..distributed import Collective, resolve_collective, tensors_fingerprint
+from ..distributed import Collective, resolve_collective
 from ..fitloop import FitLoop
 from .validation import resolve_target
 
@@ -135,16 +135,12 @@ def train_variational(model: GenerativeModel, hamiltonian, beta: float | None = 
             "beta_anneal": beta_anneal, "z2": bool(z2), "clip_grad": clip_grad,
             "log_every": log_every, "hamiltonian": repr(hamiltonian), "estimator": estimator}
     collective = resolve_collective(distributed, process_group)
-    local_batch = batch_size
-    if collective.active:
-        collective.check_same("model", {
-            "class": type(model).__name__, "config": model._config(), "options": plan,
-            "steps": steps, "resume": resume is not None,
-            "parameters": tensors_fingerprint([*model.parameters(), *model.buffers()])})
-        if batch_size % collective.world:
-            raise ValueError(f"batch_size {batch_size} must be a multiple of the "
-                             f"{collective.world} ranks")
-        local_batch = batch_size // collective.world
+    collective.check_same_model(model, [*model.parameters(), *model.buffers()], options=plan,
+                                steps=steps, resume=resume is not None)
+    if batch_size % collective.world:
+        raise ValueError(f"batch_size {batch_size} must be a multiple of the "
+                         f"{collective.world} ranks")
+    local_batch = batch_size // collective.world
     with FitLoop(model, kind="variational", total=steps, updates_per_pass=1, unit="steps",
                  desc="variational", progress=progress, max_seconds=None,
                  checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume,
