@@ -80,14 +80,14 @@ def split_cases(rank, train, test, val) -> dict:
     ``broadcast_split=True`` (rank 0's split) trains as one process does."""
     import tnborn.sweeps as sweeps
 
-    original = sweeps.truncated_svd
+    original = sweeps.truncated_factors
 
     def flipped(matrix, *args):
-        u, s, vh = original(matrix, *args)
-        return -u, s, -vh
+        left, right, s = original(matrix, *args)
+        return -left, -right, s
 
     if rank == 1:
-        sweeps.truncated_svd = flipped
+        sweeps.truncated_factors = flipped
     out = {}
     try:
         try:
@@ -97,7 +97,7 @@ def split_cases(rank, train, test, val) -> dict:
         out["broadcast"] = fitted(born("mps"), shard(train), shard(test), shard(val),
                                   distributed=True, broadcast_split=True)
     finally:
-        sweeps.truncated_svd = original
+        sweeps.truncated_factors = original
     return out
 
 

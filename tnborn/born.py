@@ -317,13 +317,17 @@ class TensorNetworkBornMachine(GenerativeModel):
         ----------
         sweeps : number of sweeps (each visits every bond; the MPS goes left to right and
             back, the TTN along an Euler tour of its edges), or of passes over the data.
-        lr : step size: of the update on the normalized merged tensor (sweeps), or Adam's
-            (gradient); None: ``default_lr[method]`` of the network.
+        lr : step size: of the update on the normalized merged tensor (sweeps, the fixed
+            step 2 lr), or Adam's (gradient); None: ``default_lr[method]`` of the
+            network. ``lr="line_search"`` (sweeps): each step takes the best length of
+            a grid along the gradient, found from one extra amplitude evaluation
+            (:mod:`tnborn.local_steps`), so the local NLL never rises.
         batch_size : None for full-batch updates; otherwise each update (each Adam step)
             uses the next minibatch of a fresh random permutation per sweep.
         test_data : configurations whose NLL is recorded after every sweep.
         progress : show a tqdm progress bar over the updates.
-        max_step : (sweeps) cap ``|dM| <= max_step * |M|`` on each step (None: no cap);
+        max_step : (sweeps) cap ``|dM| <= max_step * |M|`` on each step, fixed or
+            line-searched (None: no cap);
             it keeps one badly fitted sample (tiny psi, huge 1/psi) from replacing the
             tensor.
         steps_per_bond : (sweeps) gradient steps on each merged tensor before it is split.
@@ -370,6 +374,8 @@ class TensorNetworkBornMachine(GenerativeModel):
                                      or broadcast_split):
             raise ValueError("steps_per_bond, normalized_steps and broadcast_split belong "
                              "to method='sweep'")
+        if lr == "line_search" and method == "gradient":
+            raise ValueError("lr='line_search' belongs to method='sweep'")
         lr = self.default_lr[method] if lr is None else lr
         return super().fit(data, method=method, sweeps=sweeps, lr=lr, batch_size=batch_size,
                            test_data=test_data, progress=progress, max_step=max_step,

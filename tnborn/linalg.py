@@ -31,6 +31,50 @@ def truncated_svd(matrix: torch.Tensor, max_bond: int, cutoff: float):
     return u, s, vh
 
 
+def truncated_factors(matrix: torch.Tensor, max_bond: int, cutoff: float, isometry: str):
+    """The truncated SVD of a 2-D ``matrix`` ``(m, n)`` as two factors, one an isometry::
+
+        matrix ~ left @ right,   isometry="left":  left = u (m, r),  right = s vh (r, n)
+                                 isometry="right": left = u s (m, r), right = vh (r, n)
+
+    with the rank r of :func:`truncated_svd`; also returns the kept singular values s.
+    When the isometry's side is the shorter one the factors come from the eigenvectors of
+    the Gram matrix (M M^H for "left", M^H M for "right"; ``torch.linalg.eigh``, about
+    half the time of an SVD): the isometry is orthonormal to rounding and the other
+    factor is the exact product with ``matrix`` (no division by s), so only the
+    singular values below ~1e-8 s_max lose relative accuracy (s_i^2 carries an error of
+    ~eps s_max^2). Otherwise, or if eigh fails, the factors come from the SVD.
+    """
+    if isometry not in ("left", "right"):
+        raise ValueError(f"isometry must be 'left' or 'right', got {isometry!r}")
+    side, other = matrix.shape if isometry == "left" else matrix.shape[::-1]
+    factors = _gram_factors(matrix, max_bond, cutoff, isometry) if side <= other else None
+    if factors is not None:
+        return factors
+    u, s, vh = truncated_svd(matrix, max_bond, cutoff)
+    return (u, s[:, None] * vh, s) if isometry == "left" else (u * s, vh, s)
+
+
+def _gram_factors(matrix: torch.Tensor, max_bond: int, cutoff: float, isometry: str):
+    """:func:`truncated_factors` from eigh of the Gram matrix; None if eigh fails."""
+    on_host = matrix.device.type == "cuda" and max(matrix.shape) <= HOST_SVD_MAX
+    work = matrix.cpu() if on_host else matrix
+    gram = work @ work.mH if isometry == "left" else work.mH @ work
+    try:
+        values, vectors = torch.linalg.eigh(gram)
+    except torch.linalg.LinAlgError:
+        return None
+    s = values.flip(0).clamp_min(0).sqrt()
+    r = truncation_rank(s, max_bond, cutoff)
+    kept = vectors.flip(1)[:, :r]
+    if on_host:
+        kept = kept.to(matrix.device, non_blocking=True)
+        s = s.to(matrix.device, non_blocking=True)
+    if isometry == "left":
+        return kept, kept.mH @ matrix, s[:r]
+    return matrix @ kept, kept.mH, s[:r]
+
+
 def _svd(matrix: torch.Tensor):
     """Thin SVD. LAPACK's divide-and-conquer driver (torch's choice on the CPU) can fail
     to converge on an ill-conditioned matrix (seen once in 95 sweeps of a D = 100 MNIST

@@ -16,14 +16,15 @@ from .backend import real_dtype
 from .checks import check_bool, check_count, check_positive
 from .distributed import SINGLE, Collective, tensors_fingerprint
 from .fitloop import FitLoop
-from .linalg import truncated_svd
+from .linalg import truncated_factors, truncated_svd
 
 
 @dataclass
 class UpdateOptions:
     """Hyper-parameters of one local update (two-site or two-node)."""
 
-    lr: float
+    #: the fixed step 2 lr of every update; None: a line search chooses each step
+    lr: float | None
     max_step: float | None
     steps_per_bond: int
     max_bond: int
@@ -73,6 +74,21 @@ def split_merged(matrix: torch.Tensor, options: UpdateOptions):
     return u, s, vh
 
 
+def split_toward(matrix: torch.Tensor, options: UpdateOptions, isometry: str):
+    """The truncated split ``(left, right)`` of a merged tensor's matrix with the
+    isometry on side ``isometry`` ("left" or "right", :func:`~tnborn.linalg.truncated_factors`)
+    and the other factor normalized to 1 (the new centre); with
+    ``options.broadcast_split`` rank 0's factors, broadcast."""
+    left, right, _ = truncated_factors(matrix, options.max_bond, options.cutoff, isometry)
+    if isometry == "left":
+        right = right / torch.linalg.norm(right)
+    else:
+        left = left / torch.linalg.norm(left)
+    if options.broadcast_split:
+        left, right = options.collective.broadcast([left, right])
+    return left, right
+
+
 def check_cutoff(cutoff) -> float:
     """A relative singular-value cutoff in [0, 1)."""
     if isinstance(cutoff, bool) or not isinstance(cutoff, (int, float)) or not 0 <= cutoff < 1:
@@ -91,7 +107,7 @@ def update_options(*, lr, max_step, steps_per_bond, max_bond, cutoff,
     """
     if not isinstance(normalized, bool):
         raise TypeError(f"normalized_steps must be True or False, got {normalized!r}")
-    return UpdateOptions(lr=check_positive(lr, "lr"),
+    return UpdateOptions(lr=None if lr == "line_search" else check_positive(lr, "lr"),
                          max_step=None if max_step is None else check_positive(max_step,
                                                                                "max_step"),
                          steps_per_bond=check_count(steps_per_bond, "steps_per_bond"),

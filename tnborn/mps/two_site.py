@@ -28,7 +28,9 @@ from __future__ import annotations
 import torch
 
 from ..backend import tiny
-from ..sweeps import UpdateOptions, capped_step, split_merged
+from ..local_steps import take_steps
+from ..sweeps import UpdateOptions, split_toward
+from .pair_problems import GroupedPairProblem
 
 _RENORMALIZE_EVERY = 8
 
@@ -73,6 +75,22 @@ class TwoSiteLearner:
         for k in range(n - 1, center + 1, -1):
             self._extend_right(k)
 
+    # ------------------------------------------------------- local problems
+    def _problem(self, k: int, rows: torch.Tensor | None,
+                 weights: torch.Tensor) -> GroupedPairProblem:
+        """The local problem of pair (k, k+1), its configurations sorted by pair value."""
+        if rows is None:
+            order, counts = self.pair_order[k], self.pair_counts[k]
+            weights = weights.index_select(0, order)
+        else:
+            pairs = self.pairs[k].index_select(0, rows)
+            sorting = torch.argsort(pairs, stable=True)
+            order = rows.index_select(0, sorting)
+            weights = weights.index_select(0, sorting)
+            counts = torch.bincount(pairs, minlength=self.d * self.d).tolist()
+        return GroupedPairProblem(self.left[k].index_select(0, order),
+                                  self.right[k + 2].index_select(0, order), weights, counts)
+
     # ------------------------------------------------------------ environments
     def _extend_left(self, k: int) -> None:
         """left[k+1] from left[k] and the (left-isometric) site k."""
@@ -101,43 +119,19 @@ class TwoSiteLearner:
         opts = self.options
         a, b = self.tensors[k], self.tensors[k + 1]
         (dl, d, dm), dr = a.shape, b.shape[2]
-        dd = d * d
-        merged = (a.reshape(dl * d, dm) @ b.reshape(dm, d * dr)).view(dl, dd, dr)
-        if rows is None:
-            order, counts = self.pair_order[k], self.pair_counts[k]
-            weights = weights.index_select(0, order)
-        else:
-            pairs = self.pairs[k].index_select(0, rows)
-            sorting = torch.argsort(pairs, stable=True)
-            order = rows.index_select(0, sorting)
-            weights = weights.index_select(0, sorting)
-            counts = torch.bincount(pairs, minlength=dd).tolist()
-        left = self.left[k].index_select(0, order).split(counts)
-        right = self.right[k + 2].index_select(0, order).split(counts)
-        weights = weights.split(counts)
-        floor = tiny(merged.dtype)
-        for _ in range(opts.steps_per_bond):
-            grad_term = torch.zeros_like(merged)
-            for p in range(dd):
-                if counts[p] == 0:
-                    continue
-                # psi_b = L_b M[:, p, :] R_b and G[:, p, :] = sum_b w_b L_b^T R_b / psi_b
-                psi = ((left[p] @ merged[:, p, :]) * right[p]).sum(-1)
-                psi = torch.where(psi == 0, floor, psi)
-                grad_term[:, p, :] = (left[p] * (weights[p] / psi)[:, None]).mT @ right[p]
-            merged = capped_step(merged, grad_term, opts)
+        merged = (a.reshape(dl * d, dm) @ b.reshape(dm, d * dr)).view(dl, d * d, dr)
+        merged = take_steps(merged, self._problem(k, rows, weights), opts)
         # the new tensors are stored contiguous, as loaded ones are, so that a run resumed
         # from a checkpoint repeats the arithmetic of the run it continues exactly
-        u, s, vh = split_merged(merged.view(dl * d, d * dr), opts)
+        left, right = split_toward(merged.reshape(dl * d, d * dr), opts,
+                                   "left" if moving_right else "right")
+        self.tensors[k] = left.reshape(dl, d, -1).contiguous()
+        self.tensors[k + 1] = right.reshape(-1, d, dr).contiguous()
         if moving_right:
-            self.tensors[k] = u.reshape(dl, d, -1).contiguous()
-            self.tensors[k + 1] = (s[:, None] * vh).reshape(-1, d, dr)
             if k + 2 < self.n_sites:
                 self.right[k + 2] = None
             self._extend_left(k)
         else:
-            self.tensors[k] = (u * s[None, :]).reshape(dl, d, -1)
-            self.tensors[k + 1] = vh.reshape(-1, d, dr).contiguous()
             if k > 0:
                 self.left[k] = None
             self._extend_right(k + 1)

@@ -31,8 +31,8 @@ from __future__ import annotations
 
 import torch
 
-from ..backend import tiny
-from ..sweeps import UpdateOptions, capped_step, split_merged
+from ..local_steps import MatrixProblem, take_steps
+from ..sweeps import UpdateOptions, split_merged, split_toward
 from .contraction import child_vector, leg_vector, normalize_rows, one_hot, upward
 from .tree import Child, Tree
 
@@ -40,19 +40,6 @@ from .tree import Child, Tree
 def _outer(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Row-wise Kronecker product of ``(B, m)`` and ``(B, k)`` -> ``(B, m*k)``."""
     return (a[:, :, None] * b[:, None, :]).reshape(a.shape[0], -1)
-
-
-def gradient_steps(merged: torch.Tensor, left: torch.Tensor, right: torch.Tensor,
-                   weights: torch.Tensor, options: UpdateOptions) -> torch.Tensor:
-    """``options.steps_per_bond`` capped gradient steps on the unit-norm matrix ``merged``
-    ``(m, k)`` with per-sample environments ``left (B, m)``, ``right (B, k)``."""
-    floor = tiny(left.dtype)
-    for _ in range(options.steps_per_bond):
-        psi = ((left @ merged) * right).sum(-1)
-        psi = torch.where(psi == 0, floor, psi)
-        grad_term = (left * (weights / psi)[:, None]).mT @ right
-        merged = capped_step(merged, grad_term, options)
-    return merged
 
 
 class TwoNodeLearner:
@@ -95,15 +82,14 @@ class TwoNodeLearner:
         else:
             self._update_edge(cut, toward, rows, weights)
 
-    def _step_and_split(self, merged, left_vectors, right_vectors, rows, weights):
-        """Environments of the batch, gradient steps on ``merged``, truncated SVD."""
+    def _step(self, merged, left_vectors, right_vectors, rows, weights):
+        """Environments of the batch, gradient steps on ``merged``."""
         if rows is not None:
             left_vectors = [v.index_select(0, rows) for v in left_vectors]
             right_vectors = [v.index_select(0, rows) for v in right_vectors]
         left, right = (vs[0] if len(vs) == 1 else _outer(*vs)
                        for vs in (left_vectors, right_vectors))
-        merged = gradient_steps(merged, left, right, weights, self.options)
-        return split_merged(merged, self.options)
+        return take_steps(merged, MatrixProblem(left, right, weights), self.options)
 
     def _update_edge(self, u: int, toward: int, rows, weights) -> None:
         tree = self.tree
@@ -114,13 +100,9 @@ class TwoNodeLearner:
             tv = tv.permute(1, 0, 2)  # legs (e, s, p)
         (d1, d2, de), (_, ds, dp) = tu.shape, tv.shape
         merged = tu.reshape(d1 * d2, de) @ tv.reshape(de, ds * dp)
-        uu, s, vh = self._step_and_split(
-            merged, [self._vector(c) for c in tree.children[u]],
-            [self._vector(sibling), self.down[v]], rows, weights)
-        if toward == v:
-            vh = s[:, None] * vh
-        else:
-            uu = uu * s
+        merged = self._step(merged, [self._vector(c) for c in tree.children[u]],
+                            [self._vector(sibling), self.down[v]], rows, weights)
+        uu, vh = split_toward(merged, self.options, "left" if toward == v else "right")
         self.tensors[u] = uu.reshape(d1, d2, -1).contiguous()  # as loaded tensors are
         new_v = vh.reshape(-1, ds, dp)
         self.tensors[v] = (new_v.permute(1, 0, 2) if i == 1 else new_v).contiguous()
@@ -144,7 +126,8 @@ class TwoNodeLearner:
             t = self.tensors[top.index]
             matrix = t.reshape(-1, t.shape[2])
             merged = matrix @ merged if side == 0 else merged @ matrix.T
-        uu, s, vh = self._step_and_split(merged, legs[0], legs[1], rows, weights)
+        merged = self._step(merged, legs[0], legs[1], rows, weights)
+        uu, s, vh = split_merged(merged, self.options)
         middle = torch.ones_like(s)
         if _is_node(tops[0], toward):
             uu = uu * s
