@@ -18,6 +18,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -28,6 +30,9 @@ from tnborn import RBM
 from tnborn.datasets import bars_and_stripes
 from tnborn.diagnostics import entanglement_entropy, mutual_information_profile
 from tnborn.presets import make_model
+
+sys.path.insert(0, os.path.dirname(__file__))
+from _earlier_defaults import FIXED_LR  # noqa: E402
 
 HIDDEN = (1, 2, 4, 8, 16)
 MPS_BONDS = (2, 4, 8, 16)
@@ -71,7 +76,8 @@ def train_models(data: torch.Tensor, args) -> list[tuple[str, object, float, flo
         for bond in bonds:
             model = make_model(family, 16, image_shape=(4, 4), max_bond=bond, seed=args.seed)
             start = time.perf_counter()
-            model.fit(data, sweeps=args.sweeps, progress=False)
+            # the fixed steps of the earlier default, with which the MI page was made
+            model.fit(data, sweeps=args.sweeps, progress=False, lr=FIXED_LR[family])
             out.append((f"{family} D={bond}", model, time.perf_counter() - start, None))
     return out
 

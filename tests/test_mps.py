@@ -769,8 +769,36 @@ def test_line_search_never_raises_the_nll_without_truncation(network):
     assert nll[-1] < math.log(14) + 0.05  # the entropy of the 14 patterns
 
 
-def test_grouped_pair_kernel_matches_einsum():
-    from tnborn.mps.pair_problems import GroupedPairProblem
+@pytest.mark.parametrize("network", ["mps", "ttn"])
+def test_tol_ends_the_sweeps_at_the_first_small_gain(network):
+    from tnborn import TTNBornMachine
+
+    data = bars_and_stripes(3, 3)
+    model = (MPSBornMachine(9, max_bond=4, seed=0) if network == "mps"
+             else TTNBornMachine(9, max_bond=4, seed=0))
+    history = model.fit(data, sweeps=200, tol=1e-4, progress=False)
+    gains = [a["train_nll"] - b["train_nll"] for a, b in zip(history, history[1:])]
+    assert 2 <= len(history) < 200 and history[-1]["stopped_by"] == "converged"
+    assert gains[-1] < 1e-4 and all(g >= 1e-4 for g in gains[:-1]), gains
+    assert "stopped_by" not in history[-2]
+    with pytest.raises(ValueError, match="tol"):
+        model.fit(data, sweeps=2, tol=0.0, progress=False)
+    with pytest.raises(ValueError, match="tol"):
+        model.fit(data, method="gradient", sweeps=2, tol=1e-3, progress=False)
+
+
+def test_line_search_takes_the_shortest_of_near_ties():
+    """Sums that differ by rounding alone (one process against several ranks) pick the
+    same step; a flat line keeps t = 0."""
+    from tnborn.local_steps import _shortest_best
+
+    assert _shortest_best([3.0, 2.0, 1.0 + 1e-12, 1.0, 1.5]) == 2
+    assert _shortest_best([3.0, 2.0, 1.0 + 1e-6, 1.0, 1.5]) == 3
+    assert _shortest_best([5.0, 5.0 - 1e-11, 5.0 - 2e-11]) == 0
+
+
+def test_pair_kernels_match_einsum():
+    from tnborn.mps.pair_problems import DensePairProblem, GroupedPairProblem
 
     g = torch.Generator().manual_seed(0)
     left, right = (torch.randn(50, k, generator=g, dtype=torch.float64) for k in (3, 4))
@@ -785,6 +813,9 @@ def test_grouped_pair_kernel_matches_einsum():
                                  torch.bincount(pairs, minlength=4).tolist())
     torch.testing.assert_close(grouped.amplitudes(merged), expected[order], rtol=0, atol=1e-13)
     torch.testing.assert_close(grouped.grad_term(expected[order]), grad, rtol=0, atol=1e-12)
+    dense = DensePairProblem(left, right, weights, pairs, 4)
+    torch.testing.assert_close(dense.amplitudes(merged), expected, rtol=0, atol=1e-13)
+    torch.testing.assert_close(dense.grad_term(expected), grad, rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.complex128])

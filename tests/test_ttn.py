@@ -841,8 +841,15 @@ def test_changed_tensors_stay_exactly_normalized(name, change):
         assert abs(float(torch.logsumexp(got, 0))) < 1e-10
         np.testing.assert_allclose(got[rows].numpy(), log_p[rows], rtol=0, atol=1e-10)
         assert model.nll(BARS9) == pytest.approx(expected_nll, abs=1e-10)
-    if change == "scale":  # a scalar factor leaves p alone
-        np.testing.assert_allclose(got.numpy(), original.numpy(), rtol=0, atol=1e-10)
+    if change == "scale":  # a scalar factor leaves p alone: to 1e-10 in ln p where
+        # p is far above rounding, and to 1e-14 in p on every configuration (training
+        # drives some p below e^-100, where ln p is rounding noise)
+        clear = original > -20
+        assert int(clear.sum()) >= len(rows)
+        np.testing.assert_allclose(got[clear].numpy(), original[clear].numpy(),
+                                   rtol=0, atol=1e-10)
+        np.testing.assert_allclose(got.exp().numpy(), original.exp().numpy(),
+                                   rtol=0, atol=1e-14)
     else:
         assert float((got - original).abs().max()) > 1e-3
     assert model.canonicalize_() is model

@@ -67,7 +67,7 @@ class TensorNetworkBornMachine(GenerativeModel):
     has_bonds = True
     fit_unit = "sweeps"
     #: fit's step size when none is given, per method (set per network)
-    default_lr: dict[str, float]
+    default_lr: dict[str, float | str]
 
     # ------------------------------------------------------------ the network
     def _init_network(self, tensors: list[torch.Tensor], center: int) -> None:
@@ -301,7 +301,7 @@ class TensorNetworkBornMachine(GenerativeModel):
             normalized_steps: bool = False, generator: torch.Generator | None = None,
             max_seconds: float | None = None, checkpoint=None, checkpoint_every=1,
             resume=None, val_data=None, patience: int | None = None,
-            clock: str = "wall", distributed: bool = False,
+            tol: float | None = None, clock: str = "wall", distributed: bool = False,
             process_group=None, broadcast_split: bool = False) -> list[dict]:
         """Learn ``data`` ``(N, n_sites)`` by maximum likelihood.
 
@@ -319,9 +319,12 @@ class TensorNetworkBornMachine(GenerativeModel):
             back, the TTN along an Euler tour of its edges), or of passes over the data.
         lr : step size: of the update on the normalized merged tensor (sweeps, the fixed
             step 2 lr), or Adam's (gradient); None: ``default_lr[method]`` of the
-            network. ``lr="line_search"`` (sweeps): each step takes the best length of
-            a grid along the gradient, found from one extra amplitude evaluation
-            (:mod:`tnborn.local_steps`), so the local NLL never rises.
+            network: ``"line_search"`` for sweeps, 0.02 for Adam. ``lr="line_search"``:
+            each step takes the best length of a grid along the gradient, found from one
+            extra amplitude evaluation (:mod:`tnborn.local_steps`), so the NLL of the
+            update's batch never rises (with full batches, nor does the training NLL,
+            but for the truncation of the split). A number: the fixed step (the earlier
+            defaults were 0.2 for the MPS and 0.05 for the TTN).
         batch_size : None for full-batch updates; otherwise each update (each Adam step)
             uses the next minibatch of a fresh random permutation per sweep.
         test_data : configurations whose NLL is recorded after every sweep.
@@ -345,6 +348,9 @@ class TensorNetworkBornMachine(GenerativeModel):
             ``resume``.
         val_data, patience : record ``val_nll`` every sweep and end at the state with the
             lowest one; stop after ``patience`` sweeps without a new best.
+        tol : (sweeps) stop after the first sweep that lowers the training NLL by less
+            than ``tol`` nats (the last record's ``stopped_by`` is ``"converged"``), so
+            ``sweeps`` is only a ceiling: ``fit(data, sweeps=1000, tol=1e-3)``.
         clock : ``"wall"`` or ``"cpu"``: what ``max_seconds`` counts.
         distributed, process_group : (sweeps) data-parallel training on torch.distributed
             (the default group, or ``process_group``): ``data``, ``test_data`` and
@@ -371,9 +377,9 @@ class TensorNetworkBornMachine(GenerativeModel):
         check_bool(normalized_steps, "normalized_steps")
         check_bool(broadcast_split, "broadcast_split")
         if method == "gradient" and (steps_per_bond != 1 or normalized_steps
-                                     or broadcast_split):
-            raise ValueError("steps_per_bond, normalized_steps and broadcast_split belong "
-                             "to method='sweep'")
+                                     or broadcast_split or tol is not None):
+            raise ValueError("steps_per_bond, normalized_steps, broadcast_split and tol "
+                             "belong to method='sweep'")
         if lr == "line_search" and method == "gradient":
             raise ValueError("lr='line_search' belongs to method='sweep'")
         lr = self.default_lr[method] if lr is None else lr
@@ -382,7 +388,8 @@ class TensorNetworkBornMachine(GenerativeModel):
                            steps_per_bond=steps_per_bond, normalized_steps=normalized_steps,
                            generator=generator, max_seconds=max_seconds,
                            checkpoint=checkpoint, checkpoint_every=checkpoint_every,
-                           resume=resume, val_data=val_data, patience=patience, clock=clock,
+                           resume=resume, val_data=val_data, patience=patience, tol=tol,
+                           clock=clock,
                            distributed=distributed, process_group=process_group,
                            broadcast_split=broadcast_split)
 
@@ -395,7 +402,8 @@ class TensorNetworkBornMachine(GenerativeModel):
         from .gradient_fit import fit_by_gradient
 
         if method == "gradient":
-            for key in ("max_step", "steps_per_bond", "normalized_steps", "broadcast_split"):
+            for key in ("max_step", "steps_per_bond", "normalized_steps", "broadcast_split",
+                        "tol"):
                 options.pop(key)
             return fit_by_gradient(self, data, **options)
         return self._fit_sweeps(data, **options)

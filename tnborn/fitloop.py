@@ -14,8 +14,9 @@ Model selection
 With ``val_data`` every pass records ``val_nll``; the state with the lowest one is kept
 and restored when training ends, so the model returned is the best-validation state.
 ``patience=K`` stops after K passes without a new best. The last record says why
-training stopped: ``"stopped_by"`` is ``"early_stop"`` or ``"budget"`` (the passes or
-the seconds ran out).
+training stopped: ``"stopped_by"`` is ``"early_stop"``, ``"converged"`` (a stopping rule
+of the caller, e.g. the sweeps' ``tol``) or ``"budget"`` (the passes or the seconds ran
+out).
 
 Checkpoints
 -----------
@@ -184,8 +185,9 @@ class FitLoop:
         return self.wall
 
     def finish(self, step: int, record: dict | None, *, partial: bool = False,
-               extras: Callable[[], dict] | None = None) -> None:
-        """Record the pass (``record`` None: nothing recorded) and checkpoint if due."""
+               converged: bool = False, extras: Callable[[], dict] | None = None) -> None:
+        """Record the pass (``record`` None: nothing recorded) and checkpoint if due;
+        ``converged``: the caller's stopping rule ends training after this pass."""
         early = False
         if record is not None:
             if partial:
@@ -199,10 +201,11 @@ class FitLoop:
             if "max_bond" in record:
                 shown["D"] = record["max_bond"]
             self.bar.set_postfix(**shown)
-        self._stopped = early or partial or self.budget_spent()
+        self._stopped = early or partial or converged or self.budget_spent()
         last = step == self.total or self._stopped
         if record is not None and last:
-            record["stopped_by"] = "early_stop" if early else "budget"
+            record["stopped_by"] = ("early_stop" if early else
+                                    "converged" if converged and not partial else "budget")
         if self.checkpoint is None or partial:
             return
         due = (self.every_steps is not None and step % self.every_steps == 0) or (

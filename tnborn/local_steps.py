@@ -20,9 +20,10 @@ with t = 2 lr (t = 1 is the fixed point M = H of the stationarity condition). On
     |M(t)|^2 = (1 - t)^2 + 2 t (1 - t) Re<M, H> + t^2 |H|^2      (|M| = 1),
 
 so one amplitude evaluation of H (the cost of one gradient) gives phi at every t. The
-step takes the best t of a geometric grid (:data:`GRID`, ratio sqrt 2); phi never rises
-(t = 0 is kept when no grid point lowers it), and several steps per bond end as soon as
-one gains less than :data:`STEP_GAIN` nats.
+step takes the best t of a geometric grid (:data:`GRID`: ratio sqrt 2 around t = 1, 2
+elsewhere; of near ties the shortest; lengths beyond ``max_step`` are cut to it); phi
+never rises (t = 0 is kept when no grid point lowers it), and several steps per bond end
+as soon as one gains less than :data:`STEP_GAIN` nats.
 """
 
 from __future__ import annotations
@@ -34,11 +35,14 @@ import torch
 from .backend import tiny
 from .sweeps import capped_step
 
-#: the step lengths t tried besides t = 0: 2^(-10) .. 2^3 with ratio sqrt(2)
-GRID = torch.cat([torch.zeros(1, dtype=torch.float64),
-                  2.0 ** torch.arange(-10.0, 3.25, 0.5, dtype=torch.float64)])
+#: the step lengths t tried, t = 0 first: 2^-10 .. 2^3, ratio sqrt 2 from 2^-1.5 to 2^1.5
+#: (where nearly every best step lies: t = 1 is the fixed point), 2 elsewhere
+GRID = (0.0,) + tuple(2.0 ** x for x in (*range(-10, -1), -1.5, -1, -0.5, 0, 0.5, 1, 1.5,
+                                         2, 3))
 #: a further step on the same merged tensor is taken only after a gain of at least this
 STEP_GAIN = 1e-6
+#: phi values closer than TIE * (1 + |phi|) count as equal
+TIE = 1e-10
 
 
 class MatrixProblem:
@@ -75,20 +79,29 @@ def take_steps(merged: torch.Tensor, problem, options) -> torch.Tensor:
     return merged
 
 
-def _log_abs_sq(psi: torch.Tensor) -> torch.Tensor:
-    return torch.log(psi.abs().square() if psi.is_complex() else psi.square())
+def _log_abs(psi: torch.Tensor) -> torch.Tensor:
+    """ln |psi| (no underflow of |psi|^2; -inf where psi = 0)."""
+    return torch.log(psi.abs())
+
+
+def _shortest_best(phi: list[float]) -> int:
+    """Index of the first (shortest) grid point within :data:`TIE` of the lowest phi:
+    so that sums differing by rounding alone (one process or several ranks) pick the
+    same step, and a flat line keeps t = 0."""
+    lowest = min(phi)
+    bound = lowest + TIE * (1 + abs(lowest))
+    return next(i for i, value in enumerate(phi) if value <= bound)
 
 
 def line_search_steps(merged: torch.Tensor, problem, options) -> torch.Tensor:
     """Up to ``options.steps_per_bond`` line-searched steps on the unit-norm ``merged``.
 
     ``options.max_step`` caps |M(t) - M| as in the fixed step; the gradient terms and
-    the phi values are summed over ``options.collective``.
+    the phi values are summed over ``options.collective``. The grid's few scalars are
+    handled in Python: on small bonds the torch calls, not the flops, cost the time.
     """
     collective = options.collective
     weights = problem.weights
-    grid = GRID.to(weights.dtype)
-    log_floor = 2 * math.log(tiny(weights.dtype))
     psi = problem.amplitudes(merged)
     for step in range(options.steps_per_bond):
         psi = _nonzero(psi)
@@ -98,26 +111,26 @@ def line_search_steps(merged: torch.Tensor, problem, options) -> torch.Tensor:
             raise FloatingPointError("training diverged: a merged tensor became non-finite")
         if largest == 0:
             break
-        direction = direction / largest  # scaled first: H can be huge where a psi is tiny
-        length = float(torch.linalg.norm(direction))
-        direction = direction / length
+        direction.div_(largest)  # scaled first: H can be huge where a psi is tiny
+        length = float(torch.linalg.vector_norm(direction))
+        direction.div_(length)
         distance = largest * length  # |H - M|
         # positions u = t |H - M| along the unit direction e
-        u = grid * distance
+        u = [t * distance for t in GRID]
         if options.max_step is not None:
-            u = u.clamp(max=options.max_step)
+            u = [min(value, options.max_step) for value in u]
         e = problem.amplitudes(direction)
         overlap = float(torch.vdot(merged.flatten(), direction.flatten()).real)
-        line = torch.addr(psi.expand(u.numel(), -1), u.to(psi.dtype), e)
-        local = -(_log_abs_sq(line).clamp_min(log_floor) @ weights)
-        norms = 1 + 2 * overlap * u + u.square()  # |M + u e|^2
-        phi = collective.sum(local).cpu() + torch.log(norms).cpu()
-        best = int(torch.argmin(phi))
+        line = torch.addr(psi.expand(len(u), -1), psi.new_tensor(u), e)
+        local = (-2 * (_log_abs(line) @ weights))
+        norms = [1 + 2 * overlap * value + value * value for value in u]  # |M + u e|^2
+        phi = [a + math.log(b) for a, b in zip(collective.sum(local).tolist(), norms)]
+        best = _shortest_best(phi)
         if best == 0:
             break
-        ub, norm = float(u[best]), math.sqrt(float(norms[best]))
-        merged = torch.add(merged, direction, alpha=ub).div_(norm)
-        if float(phi[0] - phi[best]) < STEP_GAIN or step + 1 == options.steps_per_bond:
+        norm = math.sqrt(norms[best])
+        merged = torch.add(merged, direction, alpha=u[best]).div_(norm)
+        if phi[0] - phi[best] < STEP_GAIN or step + 1 == options.steps_per_bond:
             break
-        psi = torch.add(psi, e, alpha=ub).div_(norm)
+        psi = torch.add(psi, e, alpha=u[best]).div_(norm)
     return merged

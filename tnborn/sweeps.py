@@ -163,7 +163,7 @@ def fit_by_sweeps(model, data: torch.Tensor, *, make_learner: Callable, schedule
                   start_center: int, center_after: Callable, sweeps: int, options: UpdateOptions,
                   batch_size: int | None, test_data: torch.Tensor | None, progress: bool,
                   generator, max_seconds: float | None, checkpoint, checkpoint_every,
-                  resume, desc: str, val_data=None, patience=None,
+                  resume, desc: str, val_data=None, patience=None, tol=None,
                   clock: str = "wall", collective: Collective = SINGLE) -> list[dict]:
     """Run ``sweeps`` passes of ``learner.update(*step, rows, weights)`` over ``schedule``.
 
@@ -175,8 +175,9 @@ def fit_by_sweeps(model, data: torch.Tensor, *, make_learner: Callable, schedule
     weights; ``make_learner(tensors, unique_rows)`` builds the learner with its cached
     environments. With ``max_seconds``, training stops after the first update that brings
     the training time to that budget; the unfinished sweep is recorded
-    (``"partial": True``). Checkpoints, resumption and model selection on ``val_data``:
-    :mod:`tnborn.fitloop`.
+    (``"partial": True``). With ``tol``, training stops after the first full sweep that
+    lowers the training NLL by less than ``tol`` nats (``stopped_by: "converged"``).
+    Checkpoints, resumption and model selection on ``val_data``: :mod:`tnborn.fitloop`.
 
     With an active ``collective`` (:mod:`tnborn.distributed`) ``data``, ``test_data``
     and ``val_data`` are this rank's shards: the ranks must agree on the model, its
@@ -191,6 +192,8 @@ def fit_by_sweeps(model, data: torch.Tensor, *, make_learner: Callable, schedule
     """
     if batch_size is not None:
         batch_size = check_count(batch_size, "batch_size")
+    if tol is not None:
+        tol = check_positive(tol, "tol")
     rng = model.random_stream(generator)
     plan = {"method": "sweep", "lr": options.lr, "batch_size": batch_size,
             "max_step": options.max_step, "steps_per_bond": options.steps_per_bond,
@@ -239,7 +242,10 @@ def fit_by_sweeps(model, data: torch.Tensor, *, make_learner: Callable, schedule
                     if test_data is not None:
                         record["test_nll"] = collective.mean(
                             -model._log_prob(test_data).mean(), test_data.shape[0])
-                loop.finish(sweep, record, partial=out_of_time)
+                gain = loop.history[-1]["train_nll"] - record["train_nll"] \
+                    if loop.history else float("inf")
+                loop.finish(sweep, record, partial=out_of_time,
+                            converged=tol is not None and gain < tol)
         finally:
             model._replace_tensors(tensors, center, canonical=True)
     loop.restore_best()

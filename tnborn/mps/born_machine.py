@@ -46,7 +46,7 @@ class MPSBornMachine(TensorNetworkBornMachine):
         order, samples); None: drawn from torch's global RNG.
     """
 
-    default_lr = {"sweep": 0.2, "gradient": 0.02}
+    default_lr = {"sweep": "line_search", "gradient": 0.02}
 
     def __init__(self, n_sites: int, local_dim: int = 2, *, max_bond: int = 64,
                  cutoff: float = 0.0, init_bond: int = 2, dtype=torch.float64,

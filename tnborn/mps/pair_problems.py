@@ -5,9 +5,16 @@ tensor for a batch of configurations (see :mod:`tnborn.local_steps`)::
          |    |
     L_b ---M---- R_b        M: (D_l, d*d, D_r),  psi_b = L_b M[:, p_b, :] R_b
 
-with p_b = (x_k, x_k+1) the pair value of configuration b. The batch is sorted by p and
-takes one (B_p x D_l) @ (D_l x D_r) product per value: B D_l D_r work, not the d^2 times
-more of contracting every p for every configuration.
+with p_b = (x_k, x_k+1) the pair value of configuration b. Two kernels give the same
+numbers to rounding:
+
+- :class:`GroupedPairProblem`: the batch sorted by p, one (B_p x D_l) @ (D_l x D_r)
+  product per value: B D_l D_r work, not the d^2 times more of contracting every p for
+  every configuration;
+- :class:`DensePairProblem`: R_b placed in the slot p_b of a zero ``(B, d^2 D_r)`` row,
+  so that psi and the gradient term take one product each over all p: d^2 times the
+  flops in a few torch calls, faster where the bonds are small and the calls, not the
+  flops, cost the time.
 """
 
 from __future__ import annotations
@@ -39,3 +46,26 @@ class GroupedPairProblem:
         for (p, group), psi_p in zip(self.groups, psi.split(sizes)):
             grad_term[:, p, :] = group.grad_term(psi_p)
         return grad_term
+
+
+class DensePairProblem:
+    """``left (B, D_l)``, ``right (B, D_r)``, ``weights (B,)`` and the pair values
+    ``pairs (B,)`` of ``d2`` possible ones, in any order::
+
+        slots_b = e_{p_b} (x) R_b   (d2 * D_r,),   psi_b = L_b M slots_b
+    """
+
+    def __init__(self, left: torch.Tensor, right: torch.Tensor, weights: torch.Tensor,
+                 pairs: torch.Tensor, d2: int):
+        self.left, self.weights = left, weights
+        batch, dr = right.shape
+        slots = torch.zeros(batch, d2, dr, dtype=right.dtype, device=right.device)
+        self.slots = slots.scatter_(1, pairs.view(batch, 1, 1).expand(batch, 1, dr),
+                                    right.unsqueeze(1)).view(batch, d2 * dr)
+        self.shape = (left.shape[1], d2, dr)
+
+    def amplitudes(self, merged: torch.Tensor) -> torch.Tensor:
+        return ((self.left @ merged.reshape(self.shape[0], -1)) * self.slots).sum(-1)
+
+    def grad_term(self, psi: torch.Tensor) -> torch.Tensor:
+        return ((self.left * (self.weights / psi)[:, None]).mT @ self.slots).view(self.shape)

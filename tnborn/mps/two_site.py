@@ -30,9 +30,12 @@ import torch
 from ..backend import tiny
 from ..local_steps import take_steps
 from ..sweeps import UpdateOptions, split_toward
-from .pair_problems import GroupedPairProblem
+from .pair_problems import DensePairProblem, GroupedPairProblem
 
 _RENORMALIZE_EVERY = 8
+#: the dense local problem up to this D_l D_r; CPU time of a line-searched sweep on 1,000
+#: MNIST images, dense against grouped: D = 10 0.93x, D = 20 1.13x, D = 32 1.48x
+DENSE_MAX = 128
 
 
 def _normalize_rows(v: torch.Tensor) -> torch.Tensor:
@@ -76,9 +79,15 @@ class TwoSiteLearner:
             self._extend_right(k)
 
     # ------------------------------------------------------- local problems
-    def _problem(self, k: int, rows: torch.Tensor | None,
-                 weights: torch.Tensor) -> GroupedPairProblem:
-        """The local problem of pair (k, k+1), its configurations sorted by pair value."""
+    def _problem(self, k: int, rows: torch.Tensor | None, weights: torch.Tensor):
+        """The local problem of pair (k, k+1): dense for bonds D_l D_r up to
+        :data:`DENSE_MAX`, else with the configurations sorted by pair value."""
+        left, right = self.left[k], self.right[k + 2]
+        if left.shape[1] * right.shape[1] <= DENSE_MAX:
+            pairs = self.pairs[k]
+            if rows is not None:
+                left, right, pairs = (t.index_select(0, rows) for t in (left, right, pairs))
+            return DensePairProblem(left, right, weights, pairs, self.d * self.d)
         if rows is None:
             order, counts = self.pair_order[k], self.pair_counts[k]
             weights = weights.index_select(0, order)
@@ -88,8 +97,8 @@ class TwoSiteLearner:
             order = rows.index_select(0, sorting)
             weights = weights.index_select(0, sorting)
             counts = torch.bincount(pairs, minlength=self.d * self.d).tolist()
-        return GroupedPairProblem(self.left[k].index_select(0, order),
-                                  self.right[k + 2].index_select(0, order), weights, counts)
+        return GroupedPairProblem(left.index_select(0, order), right.index_select(0, order),
+                                  weights, counts)
 
     # ------------------------------------------------------------ environments
     def _extend_left(self, k: int) -> None:

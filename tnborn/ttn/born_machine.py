@@ -60,7 +60,7 @@ class TTNBornMachine(TensorNetworkBornMachine):
     index of the centre node in ``tensors``), ``node_sites`` (the sites below each node).
     """
 
-    default_lr = {"sweep": 0.05, "gradient": 0.02}
+    default_lr = {"sweep": "line_search", "gradient": 0.02}
 
     def __init__(self, n_sites: int, local_dim: int = 2, *, layout="binary",
                  max_bond: int = 64, cutoff: float = 0.0, init_bond: int = 4,
