@@ -46,10 +46,11 @@ def seconds_to(history: list[dict], target: float) -> tuple[int, float] | None:
     return None
 
 
-def fitted(data, bond, *, max_sweeps, tol, lr=None):
+def fitted(data, bond, *, max_sweeps, tol, max_seconds, lr=None):
     model = MPSBornMachine(data.shape[1], max_bond=bond, seed=0)
     start = time.perf_counter()
-    history = model.fit(data, sweeps=max_sweeps, tol=tol, lr=lr, progress=False)
+    history = model.fit(data, sweeps=max_sweeps, tol=tol, lr=lr, max_seconds=max_seconds,
+                        progress=False)
     return model, history, time.perf_counter() - start
 
 
@@ -92,6 +93,8 @@ def main():
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--max-sweeps", type=int, default=200)
     parser.add_argument("--tol", type=float, default=1e-3)
+    parser.add_argument("--max-seconds", type=float, default=None,
+                        help="training-time budget of each fit")
     parser.add_argument("--before", action="store_true",
                         help="also run the earlier default, the fixed step lr 0.2")
     parser.add_argument("--numpy-sweeps", type=int, default=0)
@@ -106,11 +109,12 @@ def main():
         for seed in args.seeds:
             data = mnist(limit=1000, seed=seed)
             print(f"D={bond}, mnist(limit=1000, seed={seed}):", flush=True)
-            _, history, wall = fitted(data, bond, max_sweeps=args.max_sweeps, tol=args.tol)
+            _, history, wall = fitted(data, bond, max_sweeps=args.max_sweeps, tol=args.tol,
+                                      max_seconds=args.max_seconds)
             report("defaults (line search)", bond, history, wall, targets)
             if args.before:
                 _, before, wall = fitted(data, bond, max_sweeps=args.max_sweeps,
-                                         tol=args.tol, lr=0.2)
+                                         tol=args.tol, max_seconds=args.max_seconds, lr=0.2)
                 report("fixed lr 0.2", bond, before, wall, targets)
             if args.numpy_sweeps and bond == args.bonds[0]:
                 for sweep, (nll, seconds) in enumerate(

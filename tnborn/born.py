@@ -349,8 +349,9 @@ class TensorNetworkBornMachine(GenerativeModel):
         val_data, patience : record ``val_nll`` every sweep and end at the state with the
             lowest one; stop after ``patience`` sweeps without a new best.
         tol : (sweeps) stop after the first sweep that lowers the training NLL by less
-            than ``tol`` nats (the last record's ``stopped_by`` is ``"converged"``), so
-            ``sweeps`` is only a ceiling: ``fit(data, sweeps=1000, tol=1e-3)``.
+            than ``tol`` nats, or raises it (minibatches, truncation); the last record's
+            ``stopped_by`` is then ``"converged"``, so ``sweeps`` is only a ceiling:
+            ``fit(data, sweeps=1000, tol=1e-3)``.
         clock : ``"wall"`` or ``"cpu"``: what ``max_seconds`` counts.
         distributed, process_group : (sweeps) data-parallel training on torch.distributed
             (the default group, or ``process_group``): ``data``, ``test_data`` and
