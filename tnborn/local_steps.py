@@ -84,6 +84,30 @@ def _log_abs(psi: torch.Tensor) -> torch.Tensor:
     return torch.log(psi.abs())
 
 
+def local_nll(problem, tensor: torch.Tensor, collective) -> float:
+    """phi(tensor) of the local problem, summed over ``collective``: the exact local NLL
+    of the network with ``tensor`` in place of the merged one (any norm)."""
+    local = collective.sum(-2 * (_log_abs(problem.amplitudes(tensor)) @ problem.weights))
+    return float(local) + 2 * math.log(float(torch.linalg.vector_norm(tensor)))
+
+
+def keep_if_no_worse(merged: torch.Tensor, stepped: torch.Tensor, split, problem,
+                     options, product=lambda factors: factors[0] @ factors[1]):
+    """``split(stepped)``, unless the truncation of the split leaves a local NLL above that
+    of ``merged`` (whose rank the bond holds, so its split is exact): then
+    ``split(merged)``. ``product(split(matrix))`` (reshaped like ``merged``) is the
+    truncated tensor. Only after a line-searched step: so the line search's promise, no
+    update raises the NLL of its batch, holds through the truncation too."""
+    factors = split(stepped)
+    if options.lr is not None or stepped is merged:
+        return factors
+    truncated = product(factors).reshape(merged.shape)
+    before = local_nll(problem, merged, options.collective)
+    if local_nll(problem, truncated, options.collective) > before + TIE * (1 + abs(before)):
+        return split(merged)
+    return factors
+
+
 def _shortest_best(phi: list[float]) -> int:
     """Index of the first (shortest) grid point within :data:`TIE` of the lowest phi:
     so that sums differing by rounding alone (one process or several ranks) pick the

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import torch
 
-from ..local_steps import MatrixProblem, take_steps
+from ..local_steps import MatrixProblem, keep_if_no_worse, take_steps
 from ..sweeps import UpdateOptions, split_merged, split_toward
 from .contraction import child_vector, leg_vector, normalize_rows, one_hot, upward
 from .tree import Child, Tree
@@ -82,14 +82,14 @@ class TwoNodeLearner:
         else:
             self._update_edge(cut, toward, rows, weights)
 
-    def _step(self, merged, left_vectors, right_vectors, rows, weights):
-        """Environments of the batch, gradient steps on ``merged``."""
+    def _problem(self, left_vectors, right_vectors, rows, weights) -> MatrixProblem:
+        """The local problem of the batch: its environments on both sides."""
         if rows is not None:
             left_vectors = [v.index_select(0, rows) for v in left_vectors]
             right_vectors = [v.index_select(0, rows) for v in right_vectors]
         left, right = (vs[0] if len(vs) == 1 else _outer(*vs)
                        for vs in (left_vectors, right_vectors))
-        return take_steps(merged, MatrixProblem(left, right, weights), self.options)
+        return MatrixProblem(left, right, weights)
 
     def _update_edge(self, u: int, toward: int, rows, weights) -> None:
         tree = self.tree
@@ -100,9 +100,12 @@ class TwoNodeLearner:
             tv = tv.permute(1, 0, 2)  # legs (e, s, p)
         (d1, d2, de), (_, ds, dp) = tu.shape, tv.shape
         merged = tu.reshape(d1 * d2, de) @ tv.reshape(de, ds * dp)
-        merged = self._step(merged, [self._vector(c) for c in tree.children[u]],
-                            [self._vector(sibling), self.down[v]], rows, weights)
-        uu, vh = split_toward(merged, self.options, "left" if toward == v else "right")
+        problem = self._problem([self._vector(c) for c in tree.children[u]],
+                                [self._vector(sibling), self.down[v]], rows, weights)
+        side = "left" if toward == v else "right"
+        uu, vh = keep_if_no_worse(merged, take_steps(merged, problem, self.options),
+                                  lambda m: split_toward(m, self.options, side), problem,
+                                  self.options)
         self.tensors[u] = uu.reshape(d1, d2, -1).contiguous()  # as loaded tensors are
         new_v = vh.reshape(-1, ds, dp)
         self.tensors[v] = (new_v.permute(1, 0, 2) if i == 1 else new_v).contiguous()
@@ -126,8 +129,10 @@ class TwoNodeLearner:
             t = self.tensors[top.index]
             matrix = t.reshape(-1, t.shape[2])
             merged = matrix @ merged if side == 0 else merged @ matrix.T
-        merged = self._step(merged, legs[0], legs[1], rows, weights)
-        uu, s, vh = split_merged(merged, self.options)
+        problem = self._problem(legs[0], legs[1], rows, weights)
+        uu, s, vh = keep_if_no_worse(merged, take_steps(merged, problem, self.options),
+                                     lambda m: split_merged(m, self.options), problem,
+                                     self.options, product=lambda f: (f[0] * f[1]) @ f[2])
         middle = torch.ones_like(s)
         if _is_node(tops[0], toward):
             uu = uu * s
