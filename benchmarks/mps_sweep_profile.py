@@ -74,10 +74,12 @@ def cumulative(stats: pstats.Stats, functions) -> float:
 
 def shares(stats: pstats.Stats, total: float) -> dict[str, float]:
     out = {label: cumulative(stats, functions) / total for label, functions in PARTS}
-    # the steps' own arithmetic: take_steps without the amplitudes and gradient terms
-    steps = cumulative(stats, [("tnborn/local_steps.py", "take_steps")]) / total
+    # the steps' own arithmetic: step_and_split without the amplitudes, gradient terms
+    # and splits it calls
+    steps = cumulative(stats, [("tnborn/local_steps.py", "step_and_split")]) / total
     out["step arithmetic (direction, line search)"] = (
-        steps - out["amplitudes psi = L M R"] - out["gradient term G"])
+        steps - out["amplitudes psi = L M R"] - out["gradient term G"]
+        - out["split (Gram eigh or SVD)"])
     return out
 
 

@@ -1,4 +1,4 @@
-"""Gradient steps on a merged tensor: of fixed length, or chosen by a line search.
+"""Gradient steps on a merged tensor, of fixed length or chosen by a line search, and its split.
 
 A local problem holds the environments of one update and gives the amplitudes
 ``amplitudes(M) -> psi (B,)`` of its configurations, their ``weights (B,)`` and the
@@ -67,16 +67,31 @@ def _nonzero(psi: torch.Tensor) -> torch.Tensor:
     return torch.where(psi == 0, tiny(psi.real.dtype), psi)
 
 
-def take_steps(merged: torch.Tensor, problem, options) -> torch.Tensor:
-    """``options.steps_per_bond`` steps on the unit-norm ``merged``: fixed ones
-    (:func:`~tnborn.sweeps.capped_step`) when ``options.lr`` is set, else
-    :func:`line_search_steps`. Returns the new unit-norm tensor."""
-    if options.lr is None:
-        return line_search_steps(merged, problem, options)
-    for _ in range(options.steps_per_bond):
-        psi = _nonzero(problem.amplitudes(merged))
-        merged = capped_step(merged, problem.grad_term(psi), options)
-    return merged
+def step_and_split(merged: torch.Tensor, problem, options, split,
+                   product=lambda factors: factors[0] @ factors[1]):
+    """``options.steps_per_bond`` steps on the unit-norm ``merged``, then ``split`` of the
+    result: returns ``split(stepped)``, the factors of the truncated tensor
+    ``product(factors)`` (reshaped like ``merged``).
+
+    Fixed steps (:func:`~tnborn.sweeps.capped_step`) when ``options.lr`` is set, else
+    :func:`line_search_steps`; then a line-searched step whose truncated split would leave
+    a local NLL above that of ``merged`` is dropped and ``split(merged)`` returned (the
+    bond holds the rank of ``merged``, so its split is exact): the line search's promise,
+    no update raises the NLL of its batch, holds through the truncation too.
+    """
+    if options.lr is not None:
+        for _ in range(options.steps_per_bond):
+            psi = _nonzero(problem.amplitudes(merged))
+            merged = capped_step(merged, problem.grad_term(psi), options)
+        return split(merged)
+    stepped, before = line_search_steps(merged, problem, options)
+    factors = split(stepped)
+    if stepped is merged:
+        return factors
+    truncated = product(factors).reshape(merged.shape)
+    if _local_nll(problem, truncated, options.collective) > _tie_bound(before):
+        return split(merged)
+    return factors
 
 
 def _log_abs(psi: torch.Tensor) -> torch.Tensor:
@@ -84,41 +99,30 @@ def _log_abs(psi: torch.Tensor) -> torch.Tensor:
     return torch.log(psi.abs())
 
 
-def local_nll(problem, tensor: torch.Tensor, collective) -> float:
+def _local_nll(problem, tensor: torch.Tensor, collective) -> float:
     """phi(tensor) of the local problem, summed over ``collective``: the exact local NLL
     of the network with ``tensor`` in place of the merged one (any norm)."""
     local = collective.sum(-2 * (_log_abs(problem.amplitudes(tensor)) @ problem.weights))
     return float(local) + 2 * math.log(float(torch.linalg.vector_norm(tensor)))
 
 
-def keep_if_no_worse(merged: torch.Tensor, stepped: torch.Tensor, split, problem,
-                     options, product=lambda factors: factors[0] @ factors[1]):
-    """``split(stepped)``, unless the truncation of the split leaves a local NLL above that
-    of ``merged`` (whose rank the bond holds, so its split is exact): then
-    ``split(merged)``. ``product(split(matrix))`` (reshaped like ``merged``) is the
-    truncated tensor. Only after a line-searched step: so the line search's promise, no
-    update raises the NLL of its batch, holds through the truncation too."""
-    factors = split(stepped)
-    if options.lr is not None or stepped is merged:
-        return factors
-    truncated = product(factors).reshape(merged.shape)
-    before = local_nll(problem, merged, options.collective)
-    if local_nll(problem, truncated, options.collective) > before + TIE * (1 + abs(before)):
-        return split(merged)
-    return factors
+def _tie_bound(phi: float) -> float:
+    """The largest value that counts as equal to ``phi`` (:data:`TIE`)."""
+    return phi + TIE * (1 + abs(phi))
 
 
 def _shortest_best(phi: list[float]) -> int:
     """Index of the first (shortest) grid point within :data:`TIE` of the lowest phi:
     so that sums differing by rounding alone (one process or several ranks) pick the
     same step, and a flat line keeps t = 0."""
-    lowest = min(phi)
-    bound = lowest + TIE * (1 + abs(lowest))
+    bound = _tie_bound(min(phi))
     return next(i for i, value in enumerate(phi) if value <= bound)
 
 
-def line_search_steps(merged: torch.Tensor, problem, options) -> torch.Tensor:
-    """Up to ``options.steps_per_bond`` line-searched steps on the unit-norm ``merged``.
+def line_search_steps(merged: torch.Tensor, problem, options):
+    """Up to ``options.steps_per_bond`` line-searched steps on the unit-norm ``merged``;
+    returns the new unit-norm tensor (``merged`` itself if no step was taken) and
+    phi(merged) (None if no step was tried).
 
     ``options.max_step`` caps |M(t) - M| as in the fixed step; the gradient terms and
     the phi values are summed over ``options.collective``. The grid's few scalars are
@@ -127,6 +131,7 @@ def line_search_steps(merged: torch.Tensor, problem, options) -> torch.Tensor:
     collective = options.collective
     weights = problem.weights
     psi = problem.amplitudes(merged)
+    start = None
     for step in range(options.steps_per_bond):
         psi = _nonzero(psi)
         direction = collective.sum(problem.grad_term(psi)).conj() - merged  # H - M
@@ -146,9 +151,11 @@ def line_search_steps(merged: torch.Tensor, problem, options) -> torch.Tensor:
         e = problem.amplitudes(direction)
         overlap = float(torch.vdot(merged.flatten(), direction.flatten()).real)
         line = torch.addr(psi.expand(len(u), -1), psi.new_tensor(u), e)
-        local = (-2 * (_log_abs(line) @ weights))
+        local = -2 * (_log_abs(line) @ weights)
         norms = [1 + 2 * overlap * value + value * value for value in u]  # |M + u e|^2
         phi = [a + math.log(b) for a, b in zip(collective.sum(local).tolist(), norms)]
+        if start is None:
+            start = phi[0]
         best = _shortest_best(phi)
         if best == 0:
             break
@@ -157,4 +164,4 @@ def line_search_steps(merged: torch.Tensor, problem, options) -> torch.Tensor:
         if phi[0] - phi[best] < STEP_GAIN or step + 1 == options.steps_per_bond:
             break
         psi = torch.add(psi, e, alpha=u[best]).div_(norm)
-    return merged
+    return merged, start

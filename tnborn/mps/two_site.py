@@ -28,7 +28,7 @@ from __future__ import annotations
 import torch
 
 from ..backend import tiny
-from ..local_steps import keep_if_no_worse, take_steps
+from ..local_steps import step_and_split
 from ..sweeps import UpdateOptions, split_toward
 from .pair_problems import DensePairProblem, GroupedPairProblem
 
@@ -129,13 +129,12 @@ class TwoSiteLearner:
         a, b = self.tensors[k], self.tensors[k + 1]
         (dl, d, dm), dr = a.shape, b.shape[2]
         merged = (a.reshape(dl * d, dm) @ b.reshape(dm, d * dr)).view(dl, d * d, dr)
-        problem = self._problem(k, rows, weights)
         side = "left" if moving_right else "right"
         # the new tensors are stored contiguous, as loaded ones are, so that a run resumed
         # from a checkpoint repeats the arithmetic of the run it continues exactly
-        left, right = keep_if_no_worse(
-            merged, take_steps(merged, problem, opts),
-            lambda m: split_toward(m.reshape(dl * d, d * dr), opts, side), problem, opts)
+        left, right = step_and_split(
+            merged, self._problem(k, rows, weights), opts,
+            lambda m: split_toward(m.reshape(dl * d, d * dr), opts, side))
         self.tensors[k] = left.reshape(dl, d, -1).contiguous()
         self.tensors[k + 1] = right.reshape(-1, d, dr).contiguous()
         if moving_right:

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import torch
 
-from ..local_steps import MatrixProblem, keep_if_no_worse, take_steps
+from ..local_steps import MatrixProblem, step_and_split
 from ..sweeps import UpdateOptions, split_merged, split_toward
 from .contraction import child_vector, leg_vector, normalize_rows, one_hot, upward
 from .tree import Child, Tree
@@ -103,9 +103,8 @@ class TwoNodeLearner:
         problem = self._problem([self._vector(c) for c in tree.children[u]],
                                 [self._vector(sibling), self.down[v]], rows, weights)
         side = "left" if toward == v else "right"
-        uu, vh = keep_if_no_worse(merged, take_steps(merged, problem, self.options),
-                                  lambda m: split_toward(m, self.options, side), problem,
-                                  self.options)
+        uu, vh = step_and_split(merged, problem, self.options,
+                                lambda m: split_toward(m, self.options, side))
         self.tensors[u] = uu.reshape(d1, d2, -1).contiguous()  # as loaded tensors are
         new_v = vh.reshape(-1, ds, dp)
         self.tensors[v] = (new_v.permute(1, 0, 2) if i == 1 else new_v).contiguous()
@@ -130,9 +129,9 @@ class TwoNodeLearner:
             matrix = t.reshape(-1, t.shape[2])
             merged = matrix @ merged if side == 0 else merged @ matrix.T
         problem = self._problem(legs[0], legs[1], rows, weights)
-        uu, s, vh = keep_if_no_worse(merged, take_steps(merged, problem, self.options),
-                                     lambda m: split_merged(m, self.options), problem,
-                                     self.options, product=lambda f: (f[0] * f[1]) @ f[2])
+        uu, s, vh = step_and_split(merged, problem, self.options,
+                                   lambda m: split_merged(m, self.options),
+                                   product=lambda f: (f[0] * f[1]) @ f[2])
         middle = torch.ones_like(s)
         if _is_node(tops[0], toward):
             uu = uu * s
