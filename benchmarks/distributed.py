@@ -59,8 +59,14 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="only the VAN accuracy check at L = 4")
     parser.add_argument("--memory-table", action="store_true",
                         help="print the memory model only")
+    parser.add_argument("--lr", default=str(FIXED_LR["mps"]),
+                        help="the sweeps' step: a number (default: the fixed step of the "
+                             "earlier default, with which docs/distributed.md's table was "
+                             "made) or line_search (fit's default now)")
     parser.add_argument("--out", type=Path, default=Path("runs/distributed"))
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.lr = args.lr if args.lr == "line_search" else float(args.lr)
+    return args
 
 
 def environment_bytes(rows: int, sites: int, bond: int) -> int:
@@ -95,7 +101,7 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def sweep_rank(images: int, bond: int) -> dict:
+def sweep_rank(images: int, bond: int, lr) -> dict:
     """On each rank: one warm-up and one timed full sweep on this rank's rows."""
     import torch.distributed as dist
 
@@ -103,10 +109,9 @@ def sweep_rank(images: int, bond: int) -> dict:
     data = mnist_rows(images)[rank::world]
     model = MPSBornMachine(784, max_bond=bond, init_bond=bond, seed=0)
     before = _peak_mb()
-    # the fixed step of the earlier default, with which docs/distributed.md was made
-    model.fit(data, sweeps=1, progress=False, distributed=True, lr=FIXED_LR["mps"])
+    model.fit(data, sweeps=1, progress=False, distributed=True, lr=lr)
     start = time.perf_counter()
-    model.fit(data, sweeps=1, progress=False, distributed=True, lr=FIXED_LR["mps"])
+    model.fit(data, sweeps=1, progress=False, distributed=True, lr=lr)
     return {"seconds": time.perf_counter() - start, "rows": len(data),
             "peak_mb_above_start": _peak_mb() - before}
 
@@ -159,11 +164,11 @@ def main(argv=None) -> dict:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "van_accuracy.json").write_text(json.dumps(result, indent=1))
         return result
-    result = {"ranks": args.ranks, "bond": args.bond, "sweeps": [], "van": {}}
+    result = {"ranks": args.ranks, "bond": args.bond, "lr": args.lr, "sweeps": [], "van": {}}
     for images in args.images:
         row = {"images": images}
         for ranks in (1, args.ranks):
-            reports = run_local(sweep_rank, ranks, images, args.bond, timeout=3600)
+            reports = run_local(sweep_rank, ranks, images, args.bond, args.lr, timeout=3600)
             row[ranks] = {"seconds": max(r["seconds"] for r in reports),
                           "peak_mb_per_rank": max(r["peak_mb_above_start"] for r in reports),
                           "rows_per_rank": [r["rows"] for r in reports]}
@@ -171,7 +176,7 @@ def main(argv=None) -> dict:
         single = row[1]["peak_mb_per_rank"]
         row["memory_ratio"] = row[args.ranks]["peak_mb_per_rank"] / single if single else None
         result["sweeps"].append(row)
-        print(f"sweep, {images} images, D = {args.bond}: 1 process {row[1]['seconds']:.1f} s, "
+        print(f"sweep (lr {args.lr}), {images} images, D = {args.bond}: 1 process {row[1]['seconds']:.1f} s, "
               f"{args.ranks} processes {row[args.ranks]['seconds']:.1f} s: throughput x "
               f"{row['throughput_ratio']:.2f}; peak memory per rank "
               f"{row[1]['peak_mb_per_rank']:.0f} MB -> "

@@ -6,8 +6,9 @@ One launch runs every distributed case (process start-up dominates): MPS and TTN
 full-batch sweeps with test and validation shards, a minibatch MPS run, MADE maximum
 likelihood, variational steps of a MADE on the 4x4 Ising model (checked against one
 process that draws both ranks' samples itself), sampling, the importance-sampled free
-energy and neural MCMC split over the ranks, and the bad inputs that must fail on every
-rank instead of hanging. The CLI's ``tnborn train --nproc 2`` runs its own launch.
+energy, neural MCMC and the sampled mutual information split over the ranks, and the bad
+inputs that must fail on every rank instead of hanging. The CLI's ``tnborn train --nproc
+2`` runs its own launch.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import torch
 from tnborn import MADE, load
 from tnborn.datasets import bars_and_stripes
 from tnborn.cli import main
+from tnborn.compare import compare
+from tnborn.diagnostics import mutual_information, mutual_information_profile
 from tnborn.distributed import distributed_sample, rank_stream
 from tnborn.enumeration import all_configurations, configuration_codes
 from tnborn.launch import run_local
@@ -30,6 +33,10 @@ from tnborn.workflows import ising_run
 
 SWEEPS = 3
 VAN = {"steps": 4, "batch_size": 64, "lr": 1e-2, "beta": 0.44}
+MI = {"cuts": [4, 8], "num": 301, "inner": 16}
+COMPARE = {"models": ["mps", "independent", "made"], "budget": 2, "image_shape": (4, 4),
+           "max_bond": 6, "mi_samples": 40, "mi_inner": 4, "mi_max_inner": 4,
+           "timing_samples": 10, "progress": False}
 
 
 def split_data():
@@ -149,6 +156,15 @@ def distributed_cases(folder: str) -> dict:
                              progress=False, distributed=True)
     out["mcmc"] = neural_mcmc(made, Ising2D(4), 0.44, steps=40, chains=7, burn_in=5,
                               generator=torch.Generator().manual_seed(5), distributed=True)
+    out["mi"] = mutual_information_profile(made, **MI, generator=torch.Generator().manual_seed(6),
+                                           distributed=True)
+    out["mi_born"] = mutual_information(born("mps"), 8, num=MI["num"], distributed=True,
+                                        generator=torch.Generator().manual_seed(8))
+    out["compare"] = compare(train, test, val_data=val, out=f"{folder}/compare",
+                             distributed=True, **COMPARE)
+    out["compare_rbm"] = error_of(lambda: compare(train, test, ["rbm"], budget=1,
+                                                  val_data=val, progress=False,
+                                                  mi_samples=None, distributed=True))
     out["errors"] = {
         "max_bond": error_of(lambda: born("mps", max_bond=4 + rank).fit(
             shard(train), sweeps=1, distributed=True, progress=False)),
@@ -164,6 +180,8 @@ def distributed_cases(folder: str) -> dict:
             progress=False, distributed=True)),
         "made_seed": error_of(lambda: MADE(16, hidden=8, seed=rank).fit(
             shard(train), epochs=1, distributed=True, progress=False)),
+        "mi_num": error_of(lambda: mutual_information(made, 8, num=301 + rank, inner=4,
+                                                     distributed=True)),
     }
     return out
 
@@ -229,7 +247,8 @@ def test_minibatch_sweeps_keep_the_ranks_identical(ranks):
                                          ("empty", "rank 1: data is empty"),
                                          ("gradient", "method='sweep'"),
                                          ("batch", "multiple of the 2 ranks"),
-                                         ("made_seed", "seed")])
+                                         ("made_seed", "seed"),
+                                         ("mi_num", "call's num: rank 0: 301, rank 1: 302")])
 def test_bad_distributed_input_fails_on_every_rank(ranks, case, words):
     for rank in ranks:
         assert rank["errors"][case] is not None and words in rank["errors"][case]
@@ -296,6 +315,79 @@ def test_sampling_and_estimators_split_over_the_ranks(ranks):
     assert chains[0]["acceptance"] == chains[1]["acceptance"] > 0
 
 
+def pooled(parts) -> tuple[float, float]:
+    """Mean and standard error of the union of samples given as (mean, stderr, count)
+    per part (from the parts' sums of squares: an independent route to the same
+    numbers)."""
+    total = sum(n for _, _, n in parts)
+    mean = sum(m * n for m, _, n in parts) / total
+    squares = sum((n - 1) * (e * e * n) + n * (m - mean) ** 2 for m, e, n in parts)
+    return mean, (squares / (total - 1) / total) ** 0.5
+
+
+def test_sampled_mutual_information_splits_over_the_ranks(ranks):
+    """Each rank estimates on its share (rank 0 from the generator, rank 1 from its own
+    stream) and both return the estimate over all 301 samples: the pooled mean and
+    error of the two shares run in one process, to rounding; the inner ESS is the
+    median over both shares' rows."""
+    made = MADE(16, hidden=16, seed=0)
+    generator = torch.Generator().manual_seed(6)
+    shares = [mutual_information_profile(made, cuts=MI["cuts"], num=n, inner=MI["inner"],
+                                         generator=rank_stream(generator, 0, r))
+              for r, n in enumerate((151, 150))]
+    first, second = (rank["mi"] for rank in ranks)
+    assert first == second
+    for k in range(len(MI["cuts"])):
+        mean, error = pooled([(s["mi"][k], s["stderr"][k], n)
+                              for s, n in zip(shares, (151, 150))])
+        assert abs(first["mi"][k] - mean) < 1e-12 and abs(first["stderr"][k] - error) < 1e-12
+        low, high = sorted(s["inner_ess"][k] for s in shares)
+        assert low <= first["inner_ess"][k] <= high
+    mps = born("mps")
+    generator = torch.Generator().manual_seed(8)
+    parts = [mutual_information(mps, 8, num=n, generator=rank_stream(generator, 0, r))
+             for r, n in enumerate((151, 150))]
+    mean, error = pooled([(p.value, p.stderr, n) for p, n in zip(parts, (151, 150))])
+    for rank in ranks:
+        estimate = rank["mi_born"]
+        assert estimate.num == 301 and estimate.diagnostics["inner_ess"] is None
+        assert abs(estimate.value - mean) < 1e-12 and abs(estimate.stderr - error) < 1e-12
+
+
+def untimed(value):
+    """``value`` (nested dicts and lists) without the entries that measure time."""
+    if isinstance(value, dict):
+        return {k: untimed(v) for k, v in value.items()
+                if "seconds" not in k and "time" not in k}
+    if isinstance(value, list):
+        return [untimed(v) for v in value]
+    return value
+
+
+def test_compare_trains_each_model_on_the_ranks(ranks):
+    """`compare` on 2 ranks: the MPS sweeps end where one process ends on all the rows
+    (full batch), the closed-form baseline is fitted on all rows alike, MADE trains on
+    the global minibatch of both shards; every score agrees on the two ranks, rank 0
+    alone writes the report, and a model without a data-parallel fit fails on both."""
+    train, test, val = split_data()
+    alone = compare(train, test, val_data=val, **COMPARE)
+    first, second = (rank["compare"] for rank in ranks)
+    assert "files" in first and "files" not in second
+    for key in ("rows", "baseline", "floor"):
+        assert untimed(first[key]) == untimed(second[key])
+    assert first["ranks"] == 2 and alone["ranks"] == 1
+    rows = {row["model"]: row for row in first["rows"]}
+    single = {row["model"]: row for row in alone["rows"]}
+    for key in ("test_nll_mean", "val_nll_mean"):
+        assert abs(rows["mps"][key] - single["mps"][key]) < 1e-9
+        assert rows["independent"][key] == single["independent"][key]
+    assert rows["made"]["test_nll_mean"] < first["baseline"]["test_nll"]
+    assert rows["mps"]["mutual_information"]["cuts"] == \
+        single["mps"]["mutual_information"]["cuts"]
+    for rank in ranks:
+        assert "RBM does not train data-parallel" in rank["compare_rbm"]
+
+
 def test_cli_train_on_two_local_processes(tmp_path, capsys):
     """`tnborn train --nproc 2` ends where one process does (the shards of the 30
     bars-and-stripes patterns against all of them); its summary reports the NLL of all."""
@@ -316,6 +408,18 @@ def test_cli_train_on_two_local_processes(tmp_path, capsys):
     torch.testing.assert_close(p[1], p[0], rtol=0, atol=1e-6)
     assert float(p[0][configuration_codes(bars_and_stripes(4, 4), 2)].sum()) > 1 - 1e-4
     assert "trained mps" in capsys.readouterr().out
+
+
+def test_cli_compare_on_two_local_processes(tmp_path, capsys):
+    """`tnborn compare --nproc 2` prints the table once (rank 0) and writes the report
+    with the number of ranks in it."""
+    import json
+
+    main(["compare", "--data", "bas", "--models", "mps,independent", "--budget", "2",
+          "--mi-samples", "0", "--no-progress", "--nproc", "2", "--out", str(tmp_path)])
+    printed = capsys.readouterr().out
+    assert printed.count("data: ") == 1 and "| mps" in printed
+    assert json.loads((tmp_path / "results.json").read_text())["ranks"] == 2
 
 
 def test_distributed_fit_needs_a_process_group():

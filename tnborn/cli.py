@@ -265,14 +265,25 @@ def _hidden_nll_line(result: dict) -> str:
 
 
 def _compare(args) -> None:
-    """`tnborn compare`."""
+    """`tnborn compare` (data-parallel with --nproc N or under torchrun)."""
+    from .report import markdown_report
+
+    found = _on_ranks(_compare_once, args)
+    if found is None:  # a rank other than 0 under torchrun
+        return
+    name, results = found
+    print(f"data: {name}\n")
+    print(markdown_report(results))
+    print(f"\nwrote {len(results['files'])} files to {args.out}")
+
+
+def _compare_once(args, distributed: bool) -> tuple[str, dict]:
     from .compare import compare
     from .presets import load_data
-    from .report import markdown_report
 
     dataset = load_data(args.data, images=args.images, test_images=args.test_images,
                         seed=args.seed, beta=args.beta)
-    results = compare(dataset.train, dataset.test, args.models, budget=args.budget,
+    return dataset.name, compare(dataset.train, dataset.test, args.models, budget=args.budget,
                       seeds=range(args.seed, args.seed + args.seeds), val_data=dataset.val,
                       val_fraction=args.val_fraction, patience=args.patience,
                       sizes=dict(args.sizes) if args.sizes else None,
@@ -280,10 +291,8 @@ def _compare(args) -> None:
                       image_shape=dataset.image_shape, progress=not args.no_progress,
                       max_bond=args.max_bond, device=args.device,
                       mi_samples=args.mi_samples or None, mi_inner=args.mi_inner,
-                      mi_max_inner=args.mi_max_inner, ais_steps=args.ais_steps)
-    print(f"data: {dataset.name}\n")
-    print(markdown_report(results))
-    print(f"\nwrote {len(results['files'])} files to {args.out}")
+                      mi_max_inner=args.mi_max_inner, ais_steps=args.ais_steps,
+                      distributed=distributed)
 
 
 def _ising(args) -> None:
@@ -509,6 +518,12 @@ def build_parser() -> argparse.ArgumentParser:
                                  "both layers over 24 units; default: 10000)")
     comparison.add_argument("--out", default="runs/compare", metavar="DIR",
                             help="output folder (default: runs/compare)")
+    comparison.add_argument("--nproc", type=_positive_int, default=1, metavar="N",
+                            help="train each model data-parallel on N local processes "
+                                 "(gloo on 127.0.0.1; each rank keeps every N-th row; "
+                                 "closed-form fits on all rows; one torch thread each "
+                                 "unless --threads). Under torchrun its ranks are used "
+                                 "instead (default: 1)")
     comparison.set_defaults(handler=_compare)
 
     ising = commands.add_parser(

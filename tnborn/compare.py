@@ -11,6 +11,15 @@ standard deviation, n). Time budgets count the process's CPU time by default, so
 machine does not change the ranking. It returns the results as data, in the schema of
 DESIGN.md ("Comparison results"); :func:`tnborn.report.write_report` writes
 ``results.json``, ``results.md`` and the figures from them. It prints nothing.
+
+Data-parallel (``distributed=True`` or ``process_group=``, every rank calling with the
+same arguments and the whole data): a model that trains by sweeps or epochs trains on
+rank r's rows r, r + N, ... of the training, validation and test sets
+(:mod:`tnborn.distributed`); a model fitted in closed form (``fit_unit`` None) is
+fitted on all rows on every rank alike; a model without a data-parallel fit is a
+ValueError on every rank. The trained models are identical on every rank, and so is
+every score, measured on the whole sets (the sampled MI split over the ranks); rank 0
+writes the report.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ from .budget import parse_budget
 from .catalog import BOND_MODELS, MODEL_NAMES, PASS_NAMES, SIZE_KNOBS
 from .checks import check_int, check_seed
 from .diagnostics import entanglement_entropy, mutual_information_profile
+from .distributed import resolve_collective
 from .diagnostics.mutual_information import MIN_INNER_ESS
 from .presets import check_image_shape, make_model
 from .report import write_report
@@ -42,7 +52,8 @@ def compare(train, test, models, *, budget, seeds=(0,), val_data=None,
             progress: bool = True, max_bond: int | None = None, device=None,
             mi_samples: int | None = 300, mi_inner: int = 32, mi_max_inner: int = 128,
             mi_cuts=None, inpaint: bool = True, timing_samples: int = 1000,
-            shown_samples: int = 16, ais_chains: int = 100, ais_steps: int = 10_000) -> dict:
+            shown_samples: int = 16, ais_chains: int = 100, ais_steps: int = 10_000,
+            distributed: bool = False, process_group=None) -> dict:
     """Train every model of ``models`` on ``train`` within ``budget``, once per seed, and
     measure its best-validation state.
 
@@ -90,6 +101,8 @@ def compare(train, test, models, *, budget, seeds=(0,), val_data=None,
         ``log_z_err_max`` (the largest over the seeds; 0.0 where ln Z is exact). The
         inpainting NLL and the MI profile need exact marginals (``marginal_is_exact``):
         None for a model without them.
+    distributed, process_group : train and estimate on the ranks of a torch.distributed
+        group (module docstring); ``out`` is written by rank 0 only.
 
     Returns the results dict (see DESIGN.md "Comparison results"): ``data``, ``budget``,
     ``threads``, ``device``, ``seeds``, ``val_fraction``, ``patience``, ``floor``,
@@ -101,7 +114,8 @@ def compare(train, test, models, *, budget, seeds=(0,), val_data=None,
     ``stopped_by``, ``log_z_err``, ``log_z_reliable``, ``inpainting_nll``, ``history``),
     ``log_z_err_max``, ``log_z_reliable`` (every seed's AIS passed the ESS rule of
     :mod:`tnborn.estimate`), and the first seed's
-    ``mutual_information``, ``entanglement``, ``sample_seconds_per_1000``.
+    ``mutual_information``, ``entanglement``, ``sample_seconds_per_1000``; ``ranks``
+    (1 in one process).
     """
     seeds = _check_seeds(seeds)
     train, test, local_dim = _check_data(train, test)
@@ -114,6 +128,7 @@ def compare(train, test, models, *, budget, seeds=(0,), val_data=None,
     if reference is not None:
         reference = check_reference(reference, n_sites, local_dim)
     train, val, val_fraction = _validation(train, val_data, val_fraction, n_sites, seeds[0])
+    group = _Group(resolve_collective(distributed, process_group), process_group)
     entries = _entries(models, sizes, n_sites, local_dim, image_shape, max_bond, device)
     if mi_samples is not None:
         mi_samples = check_int(mi_samples, "mi_samples", 2)
@@ -132,10 +147,10 @@ def compare(train, test, models, *, budget, seeds=(0,), val_data=None,
             model = build(seed)
             run = _run(model, train, val, test, budget=budget, seed=seed, clock=clock,
                        patience=patience, progress=progress, reference=reference,
-                       known=known, ais=ais)
+                       known=known, ais=ais, group=group)
             if seed == seeds[0]:
                 first = _first_seed_extras(model, seed, mi_samples, mi_inner, mi_max_inner,
-                                           mi_cuts, timing_samples)
+                                           mi_cuts, timing_samples, group)
                 shown[name] = first.pop("samples")[:shown_samples]
                 params = model.num_parameters
             runs.append(run)
@@ -146,14 +161,28 @@ def compare(train, test, models, *, budget, seeds=(0,), val_data=None,
                  "image_shape": list(image_shape) if image_shape is not None else None},
         "budget": _budget_record(budget, clock, {row["family"] for row in rows}),
         "threads": torch.get_num_threads(), "device": str(device), "seeds": list(seeds),
+        "ranks": group.collective.world,
         "val_fraction": val_fraction, "patience": patience,
         "floor": {"test_nll": None if reference is None else floor_nll(reference, test)},
         "baseline": _baseline(train, test, local_dim, reference, known),
         "rows": rows,
     }
-    if out is not None:
+    if out is not None and group.collective.is_main:
         results["files"] = write_report(results, out, samples=shown)
     return results
+
+
+class _Group:
+    """The ranks of a data-parallel comparison (one process: the identity)."""
+
+    def __init__(self, collective, process_group):
+        self.collective = collective
+        self.options = {"distributed": True, "process_group": process_group} \
+            if collective.active else {}
+
+    def shard(self, rows: torch.Tensor) -> torch.Tensor:
+        """This rank's rows r, r + N, ... of ``rows``."""
+        return rows[self.collective.rank::self.collective.world]
 
 
 def _baseline(train, test, local_dim, reference, known) -> dict:
@@ -180,15 +209,18 @@ def default_cuts(n_sites: int, image_shape=None) -> list[int]:
 
 # ------------------------------------------------------------------------ runs
 def _run(model, train, val, test, *, budget, seed, clock, patience, progress, reference,
-         known, ais) -> dict:
+         known, ais, group) -> dict:
     """Train one model once (keeping its best-validation state) and measure it (after an
-    AIS estimate of ln Z where it is not exact)."""
+    AIS estimate of ln Z where it is not exact); data-parallel on ``group``'s shards
+    unless the model is fitted in closed form."""
     generator = torch.Generator(model.device).manual_seed(seed)
-    options = {} if model.fit_unit is None else {"patience": patience, "clock": clock,
-                                                 "progress": progress,
-                                                 "generator": generator}
-    history = train_model(model, train, budget=budget, test_data=test, val_data=val,
-                          **options)
+    if model.fit_unit is None:
+        history = train_model(model, train, budget=budget, test_data=test, val_data=val)
+    else:
+        history = train_model(model, group.shard(train), budget=budget,
+                              test_data=group.shard(test), val_data=group.shard(val),
+                              patience=patience, clock=clock, progress=progress,
+                              generator=generator, **group.options)
     best = min(history, key=lambda record: record["val_nll"])
     spent = "cpu_seconds" if clock == "cpu" else "seconds"
     log_z_err, log_z_reliable = 0.0, True
@@ -212,7 +244,7 @@ def _run(model, train, val, test, *, budget, seed, clock, patience, progress, re
 
 
 def _first_seed_extras(model, seed, mi_samples, mi_inner, mi_max_inner, mi_cuts,
-                       timing_samples) -> dict:
+                       timing_samples, group) -> dict:
     """Sampling time, samples, entanglement and the MI profile of the first seed's run."""
     generator = torch.Generator(model.device).manual_seed(seed)
     _synchronize(model.device)
@@ -226,7 +258,7 @@ def _first_seed_extras(model, seed, mi_samples, mi_inner, mi_max_inner, mi_cuts,
                                       model.marginal_is_exact(~m)
                                       for m in (_prefix(model, k) for k in mi_cuts)):
         extras["mutual_information"] = _mutual_information(
-            model, mi_cuts, mi_samples, mi_inner, mi_max_inner, generator)
+            model, mi_cuts, mi_samples, mi_inner, mi_max_inner, generator, group)
     return extras
 
 
@@ -235,14 +267,14 @@ def _prefix(model, k: int) -> torch.Tensor:
     return torch.arange(model.n_sites, device=model.device) < k
 
 
-def _mutual_information(model, cuts, num, inner, max_inner, generator) -> dict:
+def _mutual_information(model, cuts, num, inner, max_inner, generator, group) -> dict:
     """The MI profile, with more inner draws while a cut's Monte Carlo marginal is too
     thin (up to ``max_inner``)."""
     while True:
         with warnings.catch_warnings():  # recorded as "reliable" instead
             warnings.simplefilter("ignore", RuntimeWarning)
             profile = mutual_information_profile(model, cuts=cuts, num=num, inner=inner,
-                                                 generator=generator)
+                                                 generator=generator, **group.options)
         thin = any(e is not None and e < MIN_INNER_ESS for e in profile["inner_ess"])
         if not thin or inner >= max_inner:
             break

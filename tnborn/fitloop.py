@@ -166,10 +166,14 @@ class FitLoop:
         return time.perf_counter() - wall, time.process_time() - cpu
 
     def tick(self) -> bool:
-        """Count one update; True once the training time reaches the budget."""
-        wall, cpu = self._spent()
-        spent = self.bar.advance(self.elapsed + (cpu if self.clock == "cpu" else wall))
-        return self.collective.any(spent) if self.max_seconds is not None else spent
+        """Count one update; True once the training time reaches the budget. Without a
+        budget no clock is read (a CPU clock read can cost as much as a small update)."""
+        if self.max_seconds is None:
+            return self.bar.advance(0.0)
+        wall, cpu = self._pass_start
+        spent = (time.process_time() - cpu if self.clock == "cpu"
+                 else time.perf_counter() - wall)
+        return self.collective.any(self.bar.advance(self.elapsed + spent))
 
     def budget_spent(self) -> bool:
         """Whether the training time has reached ``max_seconds`` (on any rank)."""

@@ -84,7 +84,8 @@ def markdown_report(results: dict) -> str:
              "per model: " + "; ".join(f"{family} {text}" for family, text in
                                        budget["per_family"].items())
              + f". Seeds {', '.join(map(str, seeds))} ({len(seeds)} runs per row, "
-             f"{results['threads']} torch threads, {results['device']}). Every run keeps "
+             f"{results['threads']} torch threads{_ranks_phrase(results)}, "
+             f"{results['device']}). Every run keeps "
              "its best-validation state (patience "
              f"{results['patience'] if results['patience'] is not None else 'none'}); "
              "the test NLL is that state's. NLLs in nats; mean +- sample standard "
@@ -173,6 +174,14 @@ def mutual_information_table(results: dict) -> str | None:
 
 
 # ---------------------------------------------------------------------- helpers
+def _ranks_phrase(results: dict) -> str:
+    """The ranks of a distributed study, for the report's first paragraph (results
+    written before the ``ranks`` entry: one process)."""
+    ranks = results.get("ranks", 1)
+    return f" per rank, sweeps and epochs data-parallel on {ranks} ranks" if ranks > 1 \
+        else ""
+
+
 def _ais_sentence(rows: list[dict]) -> str:
     """What the ``(AIS ln Z +- e)`` of a row means, when some row has one."""
     if not any(row.get("log_z_err_max") for row in rows):

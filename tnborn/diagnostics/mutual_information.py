@@ -18,6 +18,11 @@ I(A:B) = E_{x~p}[ln p(x) - ln p(x_A) - ln p(x_B)] >= 0   (Cheng, Chen, Wang 2017
   (sum w)^2 / sum w^2, is reported, and below :data:`MIN_INNER_ESS` a RuntimeWarning
   says to raise ``inner``.
 
+With ``distributed=True`` (or ``process_group=``) the ranks of a torch.distributed group
+draw the samples in parts, each from its own stream (:func:`tnborn.distributed.rank_stream`:
+rank 0 the generator's, so one process is rank 0), and every rank returns the estimate
+over all of them; an exact value is computed on every rank alike.
+
 Both results are :class:`tnborn.Estimate` (value, stderr, method, num, reliable,
 warnings, diagnostics). A sampled MI is unreliable (``reliable=False``, with a warning)
 when
@@ -41,6 +46,7 @@ import torch
 
 from ..base import GenerativeModel, site_mask
 from ..checks import check_count, check_generator
+from ..distributed import SINGLE, resolve_collective
 from ..estimate import Estimate
 from .tables import log_prob_table, split_table
 
@@ -80,11 +86,14 @@ def _check_model(model) -> None:
                          f"{type(model).__name__} is on {model.support}")
 
 
-def _check_options(num, inner, generator, model):
+def _check_options(num, inner, generator, model, collective=SINGLE):
     if num is not None:
         num = check_count(num, "num")
         if num < 2:
             raise ValueError(f"num must be at least 2 for a standard error, got {num}")
+        if num < collective.world:
+            raise ValueError(f"num must be at least one sample per rank "
+                             f"({collective.world}), got {num}")
     inner = check_count(inner, "inner")
     check_generator(generator, model.device)
     return num, inner
@@ -108,10 +117,10 @@ def _marginal(model, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 def _inner_marginal(model, x: torch.Tensor, exact: torch.Tensor, inner: int,
-                    generator) -> tuple[torch.Tensor, float]:
+                    generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Estimates of ln p(x_B) ``(num,)``, B the complement of ``exact`` (a mask whose
     marginal is exact), from ``inner`` draws a ~ p(x_exact) per row of ``x``; and the
-    median over rows of the draws' effective sample size."""
+    draws' effective sample size per row ``(num,)``."""
     num = x.shape[0]
     out, ess = [], []
     rows_per_chunk = max(1, _CHUNK // inner)
@@ -128,11 +137,11 @@ def _inner_marginal(model, x: torch.Tensor, exact: torch.Tensor, inner: int,
         variance = relative.var(1, unbiased=True) if inner > 1 else torch.zeros_like(log_mean)
         out.append(log_mean + variance / (2.0 * inner))
         ess.append(torch.exp(2 * log_sum - torch.logsumexp(2 * log_w, 1)))
-    return torch.cat(out), float(torch.cat(ess).median())
+    return torch.cat(out), torch.cat(ess)
 
 
 def _side_log_probs(model, x: torch.Tensor, mask: torch.Tensor, inner: int,
-                    generator) -> tuple[torch.Tensor, torch.Tensor, float | None]:
+                    generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """(ln p(x_A), ln p(x_B), inner ESS) per row, exact where possible, else by Monte
     Carlo (the ESS is None when both marginals are exact)."""
     exact_a, exact_b = model.marginal_is_exact(mask), model.marginal_is_exact(~mask)
@@ -191,9 +200,27 @@ def _log_probs(model, x: torch.Tensor) -> torch.Tensor:
                           for i in range(0, x.shape[0], _CHUNK)])
 
 
+def _sampled_terms(model, masks, num: int, inner: int, generator, collective):
+    """Per mask: the bracket ln p(x) - ln p(x_A) - ln p(x_B) for all ``num`` samples and
+    the median inner ESS (None where both marginals are exact), each rank drawing its
+    share from its own stream and every rank ending with all of them."""
+    stream = collective.step_stream(model.random_stream(generator), 0)
+    with torch.no_grad():
+        x = model.sample(collective.share(num), generator=stream)
+        log_p = _log_probs(model, x)
+        out = []
+        for mask in masks:
+            log_a, log_b, ess = _side_log_probs(model, x, mask, inner, stream)
+            values = collective.gather_rows(log_p - log_a - log_b)
+            out.append((values, None if ess is None
+                        else float(collective.gather_rows(ess).median())))
+    return out
+
+
 # ---------------------------------------------------------------------- public
 def mutual_information(model, cut, *, num: int | None = None,
-                       generator: torch.Generator | None = None, inner: int = 512):
+                       generator: torch.Generator | None = None, inner: int = 512,
+                       distributed: bool = False, process_group=None):
     """Classical mutual information I(A:B) in nats between part A and the other sites.
 
     Parameters
@@ -205,27 +232,38 @@ def mutual_information(model, cut, *, num: int | None = None,
     generator : torch.Generator for the samples (reproducible estimates).
     inner : Monte Carlo draws per sample for the one marginal of an autoregressive net
         that is not exact (see the module docstring); unused otherwise.
+    distributed, process_group : split the samples over the ranks of a torch.distributed
+        group (module docstring); every rank must call with the same arguments.
 
     Returns a :class:`tnborn.Estimate`: ``method`` "exact" (stderr 0) or "sampled", with
     ``reliable`` / ``warnings`` / ``diagnostics`` (see the module docstring).
     """
     _check_model(model)
     mask = cut_mask(model, cut)
-    num, inner = _check_options(num, inner, generator, model)
+    collective = resolve_collective(distributed, process_group)
+    num, inner = _check_options(num, inner, generator, model, collective)
     if num is None:
         return Estimate.exact(_exact_from_table(log_prob_table(model), model.n_sites,
                                                 model.local_dim, mask))
-    generator = model.random_stream(generator)
-    with torch.no_grad():
-        x = model.sample(num, generator=generator)
-        log_a, log_b, ess = _side_log_probs(model, x, mask, inner, generator)
-        _warn_if_unreliable([ess], [cut], inner)
-        return _sampled(_log_probs(model, x) - log_a - log_b, ess, inner)
+    _check_same_call(collective, model, [mask], num, inner)
+    [(values, ess)] = _sampled_terms(model, [mask], num, inner, generator, collective)
+    _warn_if_unreliable([ess], [cut], inner)
+    return _sampled(values, ess, inner)
+
+
+def _check_same_call(collective, model, masks, num: int, inner: int) -> None:
+    """ValueError on every rank unless the ranks of a distributed estimate agree on the
+    model's class and configuration, num, inner and the cuts."""
+    if collective.active:
+        collective.check_same("mutual-information call", {
+            "class": type(model).__name__, "config": model._config(), "num": num,
+            "inner": inner, "cuts": [m.nonzero().flatten().tolist() for m in masks]})
 
 
 def mutual_information_profile(model, *, cuts=None, num: int | None = None,
                                generator: torch.Generator | None = None,
-                               inner: int = 512) -> dict:
+                               inner: int = 512, distributed: bool = False,
+                               process_group=None) -> dict:
     """I(sites < k : sites >= k) for every chain cut k (or the given ``cuts``).
 
     Returns ``{"cuts": [k, ...], "mi": [nats, ...], "stderr": [...], "inner_ess": [...],
@@ -234,26 +272,24 @@ def mutual_information_profile(model, *, cuts=None, num: int | None = None,
     size of the Monte Carlo marginal per cut (None where both marginals are exact);
     ``reliable`` and ``warnings`` per cut by the rules of the module docstring (exact
     values: True, []). Exact values share one enumeration; sampled ones share one set of
-    ``num`` samples.
+    ``num`` samples. ``distributed`` / ``process_group``: as :func:`mutual_information`.
     """
     _check_model(model)
     n = model.n_sites
     cuts = list(range(1, n)) if cuts is None else [int(k) for k in _cut_list(cuts)]
     masks = [cut_mask(model, k) for k in cuts]
-    num, inner = _check_options(num, inner, generator, model)
+    collective = resolve_collective(distributed, process_group)
+    num, inner = _check_options(num, inner, generator, model, collective)
     if num is None:
         log_p = log_prob_table(model)
         values = [_exact_from_table(log_p, n, model.local_dim, m) for m in masks]
         return {"cuts": cuts, "mi": values, "stderr": [0.0] * len(cuts),
                 "inner_ess": [None] * len(cuts), "reliable": [True] * len(cuts),
                 "warnings": [[] for _ in cuts]}
-    generator = model.random_stream(generator)
-    with torch.no_grad():
-        x = model.sample(num, generator=generator)
-        log_p = _log_probs(model, x)
-        sides = [_side_log_probs(model, x, m, inner, generator) for m in masks]
-        estimates = [_mean_and_error(log_p - a - b) for a, b, _ in sides]
-    ess = [e for _, _, e in sides]
+    _check_same_call(collective, model, masks, num, inner)
+    terms = _sampled_terms(model, masks, num, inner, generator, collective)
+    estimates = [_mean_and_error(values) for values, _ in terms]
+    ess = [e for _, e in terms]
     _warn_if_unreliable(ess, cuts, inner)
     reasons = [mi_warnings(value, error, e, inner) for (value, error), e in zip(estimates, ess)]
     return {"cuts": cuts, "mi": [e[0] for e in estimates],
