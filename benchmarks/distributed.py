@@ -11,6 +11,11 @@ thread on the same machine (issue 23; docs/distributed.md).
 hidden 64, Z2, 3,000 steps of batch 1,000 at lr 1e-3, beta annealed by 0.99) on 1 and on
 ``--ranks`` processes and prints |F/N - exact| of each (the issue's tolerance: 1e-4).
 
+``--waits`` prints, per configuration, what the sweep's collectives cost: rank 0's
+number of them and its seconds waiting in them and in the all-gather (cProfile), the
+sweep of the two halves of the rows as independent processes side by side, and
+``Collective.sum`` of 19 and 4,096 numbers between idle ranks.
+
 ``--memory-table`` prints only the memory model of docs/distributed.md: the cached
 environments of a two-site sweep, n vectors of D float64 per training row (left of the
 centre and right of it) plus three int64 index rows per site (the row of each value, the
@@ -23,6 +28,7 @@ what it held before building its learner (``resource`` high-water mark), so the 
 compare like with like. Prints a table and writes ``distributed.json`` to ``--out``::
 
     python benchmarks/distributed.py --ranks 2
+    python benchmarks/distributed.py --images 10000 --waits [--lr line_search]
     python benchmarks/distributed.py --memory-table
     python benchmarks/distributed.py --van-accuracy
 """
@@ -59,6 +65,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="only the VAN accuracy check at L = 4")
     parser.add_argument("--memory-table", action="store_true",
                         help="print the memory model only")
+    parser.add_argument("--waits", action="store_true",
+                        help="only what the collectives of the sweep cost")
     parser.add_argument("--lr", default=str(FIXED_LR["mps"]),
                         help="the sweeps' step: a number (default: the fixed step of the "
                              "earlier default, with which docs/distributed.md's table was "
@@ -116,6 +124,79 @@ def sweep_rank(images: int, bond: int, lr) -> dict:
             "peak_mb_above_start": _peak_mb() - before}
 
 
+#: the module of torch's collectives, as cProfile names their built-in methods
+C10D = "torch._C._distributed_c10d"
+
+
+def profiled_sweep_rank(images: int, bond: int, lr) -> dict:
+    """On each rank: a timed sweep under cProfile; the collectives' count and seconds."""
+    import cProfile
+    import pstats
+
+    import torch.distributed as dist
+
+    data = mnist_rows(images)[dist.get_rank()::dist.get_world_size()]
+    model = MPSBornMachine(784, max_bond=bond, init_bond=bond, seed=0)
+    model.fit(data, sweeps=1, progress=False, distributed=True, lr=lr)
+    profile = cProfile.Profile()
+    start = time.perf_counter()
+    profile.runcall(model.fit, data, sweeps=1, progress=False, distributed=True, lr=lr)
+    seconds = time.perf_counter() - start
+    own = {name: (calls, tottime) for (_, _, name), (calls, _, tottime, _, _)
+           in pstats.Stats(profile).stats.items()}
+    wait_calls, wait = own.get(f"<built-in method {C10D}.wait>", (0, 0.0))
+    return {"seconds": seconds, "collectives": wait_calls, "wait": wait,
+            "allgather": own.get(f"<built-in method {C10D}.allgather>", (0, 0.0))[1]}
+
+
+def half_rank(images: int, bond: int, lr) -> float:
+    """On each rank, without collectives: a timed sweep of its half of the rows."""
+    import torch.distributed as dist
+
+    data = mnist_rows(images)[dist.get_rank()::dist.get_world_size()]
+    model = MPSBornMachine(784, max_bond=bond, init_bond=bond, seed=0)
+    model.fit(data, sweeps=1, progress=False, lr=lr)
+    start = time.perf_counter()
+    model.fit(data, sweeps=1, progress=False, lr=lr)
+    return time.perf_counter() - start
+
+
+def collective_rank() -> dict:
+    """Milliseconds per ``Collective.sum`` of 19 and 4,096 float64 numbers."""
+    from tnborn.distributed import resolve_collective
+
+    collective = resolve_collective(True, None)
+    out = {}
+    for size in (19, 4096):
+        x = torch.randn(size, dtype=torch.float64)
+        for _ in range(20):
+            collective.sum(x)
+        start = time.perf_counter()
+        for _ in range(500):
+            collective.sum(x)
+        out[size] = (time.perf_counter() - start) / 500 * 1e3
+    return out
+
+
+def waits(args) -> dict:
+    out = {}
+    for images in args.images:
+        rank0 = run_local(profiled_sweep_rank, args.ranks, images, args.bond, args.lr,
+                          timeout=3600)[0]
+        halves = run_local(half_rank, args.ranks, images, args.bond, args.lr, timeout=3600)
+        out[images] = {"profiled": rank0, "halves": halves}
+        print(f"sweep (lr {args.lr}), {images} images, D = {args.bond}, {args.ranks} ranks "
+              f"(cProfile, rank 0): {rank0['seconds']:.1f} s, {rank0['collectives']} "
+              f"collectives, {rank0['wait']:.1f} s waiting, {rank0['allgather']:.1f} s "
+              f"in all-gathers; the shards as independent processes side by side: "
+              + ", ".join(f"{h:.1f} s" for h in halves), flush=True)
+    sums = run_local(collective_rank, args.ranks, timeout=600)[0]
+    out["collective_ms"] = sums
+    print("Collective.sum between idle ranks: " + ", ".join(
+        f"{size} numbers {ms:.2f} ms" for size, ms in sums.items()), flush=True)
+    return out
+
+
 def van_rank(L: int, steps: int) -> dict:
     model = MADE(L * L, hidden=256, seed=0)
     start = time.perf_counter()
@@ -159,6 +240,8 @@ def main(argv=None) -> dict:
     if args.memory_table:
         print(memory_table())
         return {}
+    if args.waits:
+        return waits(args)
     if args.van_accuracy:
         result = van_accuracy(args.ranks)
         args.out.mkdir(parents=True, exist_ok=True)
@@ -176,8 +259,9 @@ def main(argv=None) -> dict:
         single = row[1]["peak_mb_per_rank"]
         row["memory_ratio"] = row[args.ranks]["peak_mb_per_rank"] / single if single else None
         result["sweeps"].append(row)
-        print(f"sweep (lr {args.lr}), {images} images, D = {args.bond}: 1 process {row[1]['seconds']:.1f} s, "
-              f"{args.ranks} processes {row[args.ranks]['seconds']:.1f} s: throughput x "
+        print(f"sweep (lr {args.lr}), {images} images, D = {args.bond}: 1 process "
+              f"{row[1]['seconds']:.1f} s, {args.ranks} processes "
+              f"{row[args.ranks]['seconds']:.1f} s: throughput x "
               f"{row['throughput_ratio']:.2f}; peak memory per rank "
               f"{row[1]['peak_mb_per_rank']:.0f} MB -> "
               f"{row[args.ranks]['peak_mb_per_rank']:.0f} MB",

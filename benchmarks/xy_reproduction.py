@@ -61,6 +61,13 @@ def main() -> None:
     parser.add_argument("--ring-steps", type=int, default=2000)
     parser.add_argument("--ring-families", nargs="+", choices=("vonmises", "beta"),
                         default=["vonmises"], help="mixture families of the ring study")
+    parser.add_argument("--first-kernel", type=int, default=None,
+                        help="can-pixelcnn: first-layer kernel (default: 5; 2L-1 sees "
+                             "every earlier site)")
+    parser.add_argument("--settle-steps", type=int, default=0,
+                        help="steps at the target beta after the annealed ones")
+    parser.add_argument("--settle-lr", type=float, default=None,
+                        help="their rate (default: lr / 10)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default="runs/xy.json")
@@ -78,7 +85,8 @@ def main() -> None:
     for T in args.temperatures:
         r = xy_point(args.L, T, model=args.model, steps=args.steps, batch_size=args.batch,
                      lr=args.lr, beta_anneal=args.anneal, samples=args.samples,
-                     mc_sweeps=args.mc_sweeps, seed=args.seed)
+                     mc_sweeps=args.mc_sweeps, seed=args.seed, first_kernel=args.first_kernel,
+                     settle_steps=args.settle_steps, settle_lr=args.settle_lr)
         results["lattice"].append(r)
         print(xy_table_row(r), flush=True)
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -236,3 +236,27 @@ def test_symmetry_test_on_ising_spins_and_its_refusals():
         symmetry_test(made, data[:1], spin_flip())
     with pytest.raises(ValueError, match="temperature"):
         symmetry_test(made, data, spin_flip(), temperature=0.0)
+
+
+def test_xy_point_settles_at_the_target_beta_with_a_wide_first_layer(monkeypatch):
+    """The settle phase is a second variational run at the target beta with lr / 10
+    (no annealing), on the CAN-PixelCNN built with the requested first kernel; bad
+    settle options are ValueErrors."""
+    import tnborn.xy_workflow as workflow
+
+    runs = []
+
+    def recorded(net, lattice, beta, **options):
+        runs.append((net.first_kernel, beta, options["steps"], options["lr"],
+                     options.get("beta_anneal")))
+        return []
+
+    monkeypatch.setattr(workflow, "train_variational", recorded)
+    point = workflow.xy_point(4, 1.25, steps=3, settle_steps=2, first_kernel=7,
+                              batch_size=50, samples=5000, mc_sweeps=20)
+    assert runs == [(7, 0.8, 3, 3e-3, 0.99), (7, 0.8, 2, pytest.approx(3e-4), None)]
+    assert (point["settle_steps"], point["first_kernel"]) == (2, 7)
+    for bad in ({"settle_steps": -1}, {"settle_lr": 0.0}):
+        with pytest.raises(ValueError, match="settle"):
+            workflow.xy_point(4, 1.25, steps=3, batch_size=50, samples=5000, mc_sweeps=20,
+                              **bad)
