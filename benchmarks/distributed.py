@@ -47,6 +47,7 @@ import torch
 
 from tnborn import MADE, MPSBornMachine
 from tnborn.datasets import mnist
+from tnborn.distributed import rank_rows
 from tnborn.launch import run_local
 from tnborn.physics import Ising2D, free_energy, ising2d_log_z, train_variational
 
@@ -114,7 +115,7 @@ def sweep_rank(images: int, bond: int, lr) -> dict:
     import torch.distributed as dist
 
     rank, world = dist.get_rank(), dist.get_world_size()
-    data = mnist_rows(images)[rank::world]
+    data = rank_rows(mnist_rows(images), rank, world)
     model = MPSBornMachine(784, max_bond=bond, init_bond=bond, seed=0)
     before = _peak_mb()
     model.fit(data, sweeps=1, progress=False, distributed=True, lr=lr)

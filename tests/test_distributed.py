@@ -23,7 +23,7 @@ from tnborn.datasets import bars_and_stripes
 from tnborn.cli import main
 from tnborn.compare import compare
 from tnborn.diagnostics import mutual_information, mutual_information_profile
-from tnborn.distributed import distributed_sample, rank_stream
+from tnborn.distributed import distributed_sample, rank_rows, rank_stream
 from tnborn.enumeration import all_configurations, configuration_codes
 from tnborn.launch import run_local
 from tnborn.physics import Ising2D, free_energy, ising2d_log_z, neural_mcmc, train_variational
@@ -58,7 +58,7 @@ def born(family: str, **sizes):
 def shard(x: torch.Tensor) -> torch.Tensor:
     import torch.distributed as dist
 
-    return x[dist.get_rank()::dist.get_world_size()]
+    return rank_rows(x, dist.get_rank(), dist.get_world_size())
 
 
 def fitted(model, train, test, val, **options):
@@ -248,7 +248,7 @@ def test_minibatch_sweeps_keep_the_ranks_identical(ranks):
                                          ("gradient", "method='sweep'"),
                                          ("batch", "multiple of the 2 ranks"),
                                          ("made_seed", "seed"),
-                                         ("mi_num", "call's num: rank 0: 301, rank 1: 302")])
+                                         ("mi_num", "model's num: rank 0: 301, rank 1: 302")])
 def test_bad_distributed_input_fails_on_every_rank(ranks, case, words):
     for rank in ranks:
         assert rank["errors"][case] is not None and words in rank["errors"][case]

@@ -180,10 +180,6 @@ class _Group:
         self.options = {"distributed": True, "process_group": process_group} \
             if collective.active else {}
 
-    def shard(self, rows: torch.Tensor) -> torch.Tensor:
-        """This rank's rows r, r + N, ... of ``rows``."""
-        return rows[self.collective.rank::self.collective.world]
-
 
 def _baseline(train, test, local_dim, reference, known) -> dict:
     """The independent-sites model fitted (closed form, the preset's pseudocount) on the
@@ -217,10 +213,10 @@ def _run(model, train, val, test, *, budget, seed, clock, patience, progress, re
     if model.fit_unit is None:
         history = train_model(model, train, budget=budget, test_data=test, val_data=val)
     else:
-        history = train_model(model, group.shard(train), budget=budget,
-                              test_data=group.shard(test), val_data=group.shard(val),
-                              patience=patience, clock=clock, progress=progress,
-                              generator=generator, **group.options)
+        shard = group.collective.shard
+        history = train_model(model, shard(train), budget=budget, test_data=shard(test),
+                              val_data=shard(val), patience=patience, clock=clock,
+                              progress=progress, generator=generator, **group.options)
     best = min(history, key=lambda record: record["val_nll"])
     spent = "cpu_seconds" if clock == "cpu" else "seconds"
     log_z_err, log_z_reliable = 0.0, True

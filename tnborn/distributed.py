@@ -204,6 +204,10 @@ class Collective:
             if message is not None:
                 raise ValueError(f"rank {rank}: {message}" if self.active else message)
 
+    def shard(self, rows):
+        """This rank's rows of ``rows``: :func:`rank_rows` (one process: all of them)."""
+        return rank_rows(rows, self.rank, self.world)
+
     def shard_sizes(self, rows: int, what: str = "training data") -> list[int]:
         """Every rank's number of rows; ValueError on every rank if one has none."""
         sizes = [int(s) for s in self.gather(int(rows))]
@@ -257,6 +261,12 @@ def rank_stream(generator: torch.Generator, step: int, rank: int) -> torch.Gener
     key = f"{generator.initial_seed()}:{step}:{rank}".encode()
     seed = int.from_bytes(hashlib.sha256(key).digest()[:8], "little") >> 1
     return torch.Generator(generator.device).manual_seed(seed)
+
+
+def rank_rows(rows, rank: int, ranks: int):
+    """Rank ``rank``'s shard of ``rows`` (a tensor or array) among ``ranks`` ranks: rows
+    rank, rank + ranks, rank + 2 ranks, ... (every rank's shard of a data-parallel run)."""
+    return rows[rank::ranks]
 
 
 def tensors_fingerprint(tensors) -> str:

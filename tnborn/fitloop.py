@@ -160,20 +160,18 @@ class FitLoop:
             self._pass_start = (time.perf_counter(), time.process_time())
             yield step
 
-    def _spent(self) -> tuple[float, float]:
-        """Wall and CPU seconds of the current pass so far."""
+    def _spent(self, clock: str) -> float:
+        """Seconds of the current pass so far on ``clock`` ("wall" or "cpu"); only that
+        clock is read."""
         wall, cpu = self._pass_start
-        return time.perf_counter() - wall, time.process_time() - cpu
+        return time.process_time() - cpu if clock == "cpu" else time.perf_counter() - wall
 
     def tick(self) -> bool:
         """Count one update; True once the training time reaches the budget. Without a
         budget no clock is read (a CPU clock read can cost as much as a small update)."""
         if self.max_seconds is None:
             return self.bar.advance(0.0)
-        wall, cpu = self._pass_start
-        spent = (time.process_time() - cpu if self.clock == "cpu"
-                 else time.perf_counter() - wall)
-        return self.collective.any(self.bar.advance(self.elapsed + spent))
+        return self.collective.any(self.bar.advance(self.elapsed + self._spent(self.clock)))
 
     def budget_spent(self) -> bool:
         """Whether the training time has reached ``max_seconds`` (on any rank)."""
@@ -182,9 +180,8 @@ class FitLoop:
 
     def end_pass(self) -> float:
         """Stop the pass's clocks; returns the cumulative wall-clock training seconds."""
-        wall, cpu = self._spent()
-        self.wall += wall
-        self.cpu += cpu
+        self.wall += self._spent("wall")
+        self.cpu += self._spent("cpu")
         self.elapsed = self.cpu if self.clock == "cpu" else self.wall
         return self.wall
 

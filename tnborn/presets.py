@@ -18,6 +18,7 @@ from .catalog import (BOND_MODELS, DATA_NAMES, DEFAULT_IMAGES, IMAGE_SHAPES, ISI
                       MODEL_DEFAULTS, MODEL_NAMES, SMALL_SITES, check_data_name,
                       check_model_name)
 from .checks import check_beta, check_int
+from .distributed import rank_rows
 from .datasets import bars_and_stripes, digits, ising_samples, mnist
 from .enumeration import configuration_codes
 from .physics import Ising2D, boltzmann_log_table
@@ -246,8 +247,8 @@ def _shard_rows(train, test, test_fraction, seed, rank, ranks, path):
     if len(train) == 0:
         return rows(train, slice(None)), None
     kept, held = _held_out(len(train), test_fraction, seed, path)
-    return (rows(train, np.sort(kept.numpy()[rank::ranks])),
-            rows(train, np.sort(held.numpy()[rank::ranks])))
+    return (rows(train, np.sort(rank_rows(kept.numpy(), rank, ranks))),
+            rows(train, np.sort(rank_rows(held.numpy(), rank, ranks))))
 
 
 def _read_array_file(path: Path, mmap: bool = False):

@@ -20,7 +20,7 @@ from .base import load
 from .catalog import (DATA_NAMES, DEFAULT_STEPS, ISING_BETA_ANNEAL, ISING_DEFAULTS, ISING_LR,
                       ISING_MODELS, check_model_name)
 from .checks import check_int
-from .distributed import resolve_collective
+from .distributed import rank_rows, resolve_collective
 from .figures import entanglement_figure, image_shape, inpainting_rows, known_mask, nll_figure
 from .physics import Ising2D, free_energy, ising2d_log_z, train_variational
 from .physics.variational import steps_to_reach_beta
@@ -127,9 +127,8 @@ def _training_data(data, test_data, threshold, images, test_images, seed, shard=
         dataset = load_data(data, images=images, test_images=test_images, seed=seed)
         if shard is None:
             return dataset
-        rank, ranks = shard
-        return dataset._replace(train=dataset.train[rank::ranks],
-                                test=dataset.test[rank::ranks], val=None)
+        return dataset._replace(train=rank_rows(dataset.train, *shard),
+                                test=rank_rows(dataset.test, *shard), val=None)
     if images is not None or test_images is not None:
         raise ValueError("images / test_images select from a named data set; give a file "
                          "with the rows to use")

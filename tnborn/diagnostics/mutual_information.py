@@ -252,12 +252,11 @@ def mutual_information(model, cut, *, num: int | None = None,
 
 
 def _check_same_call(collective, model, masks, num: int, inner: int) -> None:
-    """ValueError on every rank unless the ranks of a distributed estimate agree on the
-    model's class and configuration, num, inner and the cuts."""
-    if collective.active:
-        collective.check_same("mutual-information call", {
-            "class": type(model).__name__, "config": model._config(), "num": num,
-            "inner": inner, "cuts": [m.nonzero().flatten().tolist() for m in masks]})
+    """ValueError on every rank unless the ranks of a distributed estimate hold the same
+    model (class, configuration, tensors) and agree on num, inner and the cuts."""
+    collective.check_same_model(model, [*model.parameters(), *model.buffers()], num=num,
+                                inner=inner,
+                                cuts=[m.nonzero().flatten().tolist() for m in masks])
 
 
 def mutual_information_profile(model, *, cuts=None, num: int | None = None,
