@@ -62,10 +62,11 @@ def main() -> None:
     parser.add_argument("--ring-families", nargs="+", choices=("vonmises", "beta"),
                         default=["vonmises"], help="mixture families of the ring study")
     parser.add_argument("--first-kernel", type=int, default=None,
-                        help="can-pixelcnn: first-layer kernel (default: 5; 2L-1 sees "
+                        help="can-pixelcnn: first-layer kernel (default: 2L-1, which sees "
                              "every earlier site)")
-    parser.add_argument("--settle-steps", type=int, default=0,
-                        help="steps at the target beta after the annealed ones")
+    parser.add_argument("--settle-steps", type=int, default=None,
+                        help="steps at the target beta after the annealed ones (default: "
+                             "half of --steps)")
     parser.add_argument("--settle-lr", type=float, default=None,
                         help="their rate (default: lr / 10)")
     parser.add_argument("--seed", type=int, default=0)

@@ -213,6 +213,7 @@ def test_xy_prints_the_table_and_writes_the_figures(tmp_path, capsys):
     assert "| 0.9 | " in out and "| 1.3 | " in out
     points = json.loads((tmp_path / "results.json").read_text())
     assert [p["T"] for p in points] == [0.9, 1.3] and points[0]["L"] == 4
+    assert (points[0]["settle_steps"], points[0]["first_kernel"]) == (2, 7)  # the preset
     assert points[0]["energy_mc"] < points[1]["energy_mc"] < 0  # colder, lower energy
     assert not points[0]["reliable"] and "unreliable importance sampling" in out  # 5 steps
     for name in ("xy", "fields"):

@@ -240,8 +240,8 @@ def test_symmetry_test_on_ising_spins_and_its_refusals():
 
 def test_xy_point_settles_at_the_target_beta_with_a_wide_first_layer(monkeypatch):
     """The settle phase is a second variational run at the target beta with lr / 10
-    (no annealing), on the CAN-PixelCNN built with the requested first kernel; bad
-    settle options are ValueErrors."""
+    (no annealing; by default half as many steps), on the CAN-PixelCNN built with the
+    requested first kernel (by default 2 L - 1); bad settle options are ValueErrors."""
     import tnborn.xy_workflow as workflow
 
     runs = []
@@ -252,10 +252,14 @@ def test_xy_point_settles_at_the_target_beta_with_a_wide_first_layer(monkeypatch
         return []
 
     monkeypatch.setattr(workflow, "train_variational", recorded)
-    point = workflow.xy_point(4, 1.25, steps=3, settle_steps=2, first_kernel=7,
+    point = workflow.xy_point(4, 1.25, steps=6, batch_size=50, samples=5000, mc_sweeps=20)
+    assert runs == [(7, 0.8, 6, 3e-3, 0.99), (7, 0.8, 3, pytest.approx(3e-4), None)]
+    assert (point["settle_steps"], point["first_kernel"]) == (3, 7)
+    runs.clear()
+    point = workflow.xy_point(4, 1.25, steps=3, settle_steps=2, first_kernel=5, lr=1e-2,
                               batch_size=50, samples=5000, mc_sweeps=20)
-    assert runs == [(7, 0.8, 3, 3e-3, 0.99), (7, 0.8, 2, pytest.approx(3e-4), None)]
-    assert (point["settle_steps"], point["first_kernel"]) == (2, 7)
+    assert runs == [(5, 0.8, 3, 1e-2, 0.99), (5, 0.8, 2, pytest.approx(1e-3), None)]
+    assert (point["settle_steps"], point["first_kernel"]) == (2, 5)
     for bad in ({"settle_steps": -1}, {"settle_lr": 0.0}):
         with pytest.raises(ValueError, match="settle"):
             workflow.xy_point(4, 1.25, steps=3, batch_size=50, samples=5000, mc_sweeps=20,

@@ -341,7 +341,7 @@ def _xy(args) -> None:
         r = xy_point(args.L, T, model=args.model, steps=args.steps,
                      batch_size=args.batch_size, lr=args.lr, samples=args.samples,
                      mc_sweeps=args.mc_sweeps, seed=args.seed,
-                     progress=not args.no_progress)
+                     settle_steps=args.settle_steps, progress=not args.no_progress)
         points.append(r)
         print(xy_table_row(r), flush=True)
         for warning in r["warnings"]:
@@ -585,6 +585,9 @@ def build_parser() -> argparse.ArgumentParser:
             ("--mc-sweeps", "mc_sweeps", _positive_int, "measured Monte Carlo sweeps")):
         xy.add_argument(option, type=kind, default=XY_DEFAULTS[key], metavar="N",
                         help=f"{help_text} (default: {XY_DEFAULTS[key]:g})")
+    xy.add_argument("--settle-steps", type=_non_negative_int, default=None, metavar="N",
+                    help="steps at the target beta (lr / 10) after the annealed ones "
+                         "(default: half of --steps)")
     xy.add_argument("--out", default="runs/xy", metavar="DIR",
                     help="output folder (default: runs/xy)")
     xy.set_defaults(handler=_xy)

@@ -30,16 +30,17 @@ SAMPLE_BATCH = 5000
 
 def build_can(kind: str, L: int, seed: int, first_kernel: int | None = None):
     """The preset CAN of ``kind`` for an L x L lattice (4 von Mises components);
-    ``first_kernel``: the PixelCNN's first-layer kernel (None: 5, as its other layers).
-    ``2 L - 1`` lets each site's first-layer units see its whole raster past, including
-    the far ends of the bonds across the periodic boundary, which kernel 5 does not
-    reach (their <cos> in samples at T = 1.3 on L = 8 was 0.26 to 0.29 with kernel 5,
-    against 0.53 to 0.55 inside; 0.48 with kernel 15)."""
+    ``first_kernel``: the PixelCNN's first-layer kernel (None: ``2 L - 1``; its other
+    layers have kernel 5). ``2 L - 1`` lets each site's first-layer units see its whole
+    raster past, including the far ends of the bonds across the periodic boundary, which
+    kernel 5 does not reach (their <cos> in samples at T = 1.3 on L = 8 was 0.26 to 0.29
+    with kernel 5, against 0.53 to 0.55 inside; 0.48 with kernel 15)."""
     if kind == "can-made":
         return ContinuousMADE(L * L, components=4, hidden=128, seed=seed)
     if kind == "can-pixelcnn":
         return ContinuousPixelCNN((L, L), components=4, channels=16, layers=3, kernel=5,
-                                  first_kernel=first_kernel, seed=seed)
+                                  first_kernel=2 * L - 1 if first_kernel is None
+                                  else first_kernel, seed=seed)
     raise ValueError(f"model must be one of {', '.join(XY_MODELS)}, got {kind!r}")
 
 
@@ -48,13 +49,13 @@ def xy_point(L: int, T: float, *, model: str = XY_DEFAULTS["model"],
              lr: float = XY_DEFAULTS["lr"], beta_anneal: float = XY_DEFAULTS["beta_anneal"],
              samples: int = XY_DEFAULTS["samples"], mc_sweeps: int = XY_DEFAULTS["mc_sweeps"],
              seed: int = 0, progress: bool = False, first_kernel: int | None = None,
-             settle_steps: int = 0, settle_lr: float | None = None) -> dict:
+             settle_steps: int | None = None, settle_lr: float | None = None) -> dict:
     """One temperature of the study (module docstring); every figure per site. The
     estimates use ``samples`` model samples, drawn in batches of 5,000 (rounded down to
     a multiple of it, at least one batch). ``first_kernel``: see :func:`build_can`;
     ``settle_steps``: after the annealed training, that many more steps at the target
-    beta with the rate ``settle_lr`` (None: lr / 10). Also returns ``fields`` (the first
-    3 samples' angles) and ``windings``."""
+    beta (None: ``steps // 2``) with the rate ``settle_lr`` (None: lr / 10). Also
+    returns ``fields`` (the first 3 samples' angles) and ``windings``."""
     L = check_int(L, "L", 2)
     beta = 1.0 / check_positive(T, "T")
     samples = max(SAMPLE_BATCH, check_int(samples, "samples", 1) // SAMPLE_BATCH
@@ -63,7 +64,9 @@ def xy_point(L: int, T: float, *, model: str = XY_DEFAULTS["model"],
     start = time.perf_counter()
     mc = xy_monte_carlo(L, beta, sweeps=mc_sweeps, chains=16, seed=seed)
     mc_seconds = time.perf_counter() - start
-    settle_steps = check_int(settle_steps, "settle_steps", 0)
+    steps = check_int(steps, "steps", 1)
+    settle_steps = steps // 2 if settle_steps is None else check_int(settle_steps,
+                                                                     "settle_steps", 0)
     settle_lr = lr / 10 if settle_lr is None else check_positive(settle_lr, "settle_lr")
     net = build_can(model, L, seed, first_kernel)
     start = time.perf_counter()
@@ -87,7 +90,8 @@ def xy_point(L: int, T: float, *, model: str = XY_DEFAULTS["model"],
     helicity = helicity_modulus(theta, L, beta, weights=weights)
     return {
         "T": T, "L": L, "model": model, "steps": steps, "settle_steps": settle_steps,
-        "settle_lr": settle_lr, "first_kernel": first_kernel, "train_seconds": train_seconds,
+        "settle_lr": settle_lr, "first_kernel": getattr(net, "first_kernel", None),
+        "train_seconds": train_seconds,
         "mc_seconds": mc_seconds, "ess": free["ess"],
         "F_variational": free["F_variational"] / n,
         "F_importance": free["F_importance"] / n,
