@@ -173,10 +173,13 @@ class Collective:
         raise ValueError(f"the ranks disagree on the {what}: "
                          + ", ".join(f"rank {r}: {v!r}" for r, v in enumerate(values)))
 
-    def check_same_model(self, model, tensors, **settings) -> None:
+    def check_same_model(self, model, tensors=None, **settings) -> None:
         """ValueError on every rank unless the ranks hold the same model (class,
-        configuration, bitwise the same ``tensors``) and the same ``settings``."""
+        configuration, bitwise the same ``tensors``; None: its parameters and buffers)
+        and the same ``settings``."""
         if self.active:
+            if tensors is None:
+                tensors = [*model.parameters(), *model.buffers()]
             self.check_same("model", {"class": type(model).__name__,
                                       "config": model._config(),
                                       "tensors": tensors_fingerprint(tensors), **settings})

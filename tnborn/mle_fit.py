@@ -75,8 +75,7 @@ class MinibatchMLE:
                 "weight_decay": weight_decay}
         if lr_decay != 1.0:  # (checkpoints of constant-rate runs keep their old options)
             plan["lr_decay"] = lr_decay
-        collective.check_same_model(self, [*self.parameters(), *self.buffers()], options=plan,
-                                    epochs=epochs, max_seconds=max_seconds,
+        collective.check_same_model(self, options=plan, epochs=epochs, max_seconds=max_seconds,
                                     resume=resume is not None, record_every=record_every)
         with FitLoop(self, kind="mle", total=epochs, updates_per_pass=batches,
                      unit="epochs", desc=f"{type(self).__name__} epochs", progress=progress,

@@ -58,16 +58,16 @@ def xy_point(L: int, T: float, *, model: str = XY_DEFAULTS["model"],
     returns ``fields`` (the first 3 samples' angles) and ``windings``."""
     L = check_int(L, "L", 2)
     beta = 1.0 / check_positive(T, "T")
+    steps = check_int(steps, "steps", 1)
+    settle_steps = steps // 2 if settle_steps is None else check_int(settle_steps,
+                                                                     "settle_steps", 0)
+    settle_lr = lr / 10 if settle_lr is None else check_positive(settle_lr, "settle_lr")
     samples = max(SAMPLE_BATCH, check_int(samples, "samples", 1) // SAMPLE_BATCH
                   * SAMPLE_BATCH)
     lattice, n = XY2D(L), L * L
     start = time.perf_counter()
     mc = xy_monte_carlo(L, beta, sweeps=mc_sweeps, chains=16, seed=seed)
     mc_seconds = time.perf_counter() - start
-    steps = check_int(steps, "steps", 1)
-    settle_steps = steps // 2 if settle_steps is None else check_int(settle_steps,
-                                                                     "settle_steps", 0)
-    settle_lr = lr / 10 if settle_lr is None else check_positive(settle_lr, "settle_lr")
     net = build_can(model, L, seed, first_kernel)
     start = time.perf_counter()
     train_variational(net, lattice, beta, steps=steps, batch_size=batch_size, lr=lr,

@@ -254,8 +254,7 @@ def mutual_information(model, cut, *, num: int | None = None,
 def _check_same_call(collective, model, masks, num: int, inner: int) -> None:
     """ValueError on every rank unless the ranks of a distributed estimate hold the same
     model (class, configuration, tensors) and agree on num, inner and the cuts."""
-    collective.check_same_model(model, [*model.parameters(), *model.buffers()], num=num,
-                                inner=inner,
+    collective.check_same_model(model, num=num, inner=inner,
                                 cuts=[m.nonzero().flatten().tolist() for m in masks])
 
 

@@ -135,8 +135,7 @@ def train_variational(model: GenerativeModel, hamiltonian, beta: float | None = 
             "beta_anneal": beta_anneal, "z2": bool(z2), "clip_grad": clip_grad,
             "log_every": log_every, "hamiltonian": repr(hamiltonian), "estimator": estimator}
     collective = resolve_collective(distributed, process_group)
-    collective.check_same_model(model, [*model.parameters(), *model.buffers()], options=plan,
-                                steps=steps, resume=resume is not None)
+    collective.check_same_model(model, options=plan, steps=steps, resume=resume is not None)
     if batch_size % collective.world:
         raise ValueError(f"batch_size {batch_size} must be a multiple of the "
                          f"{collective.world} ranks")
