@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from .helpers import all_configurations
-from tnborn import MADE, HAN, MPSBornMachine, PixelCNN, TTNBornMachine
+from tnborn import MADE, HAN, MPSBornMachine, PixelCNN, RBM, TTNBornMachine
 from tnborn.datasets import bars_and_stripes
 from tnborn.diagnostics import (entanglement_entropy, kl_divergence, mutual_information,
                                 mutual_information_profile, renyi_mutual_information)
@@ -185,7 +185,7 @@ def test_mi_bounded_by_the_entanglement():
     assert float(entanglement_entropy(trained).max()) > 1.0
 
 
-@pytest.mark.parametrize("model_name", ["mps", "ttn", "made"])
+@pytest.mark.parametrize("model_name", ["mps", "ttn", "made", "rbm"])
 def test_sampled_mi_agrees_with_enumeration(model_name):
     n = 12
     if model_name == "mps":
@@ -193,6 +193,8 @@ def test_sampled_mi_agrees_with_enumeration(model_name):
     elif model_name == "ttn":
         model = TTNBornMachine(n, layout=(3, 4), seed=0)
         model.fit(bars_and_stripes(3, 4), sweeps=3, progress=False)
+    elif model_name == "rbm":  # marginals by the 2^6 hidden states, exact samples
+        model = RBM(n, 6, init_scale=3.0, seed=2)
     else:
         model = sharp_made(n, seed=1)
     g = torch.Generator().manual_seed(7)
