@@ -224,6 +224,11 @@ class RBM(MinibatchMLE, GenerativeModel):
         self._stored_log_z = (self._versions(), estimate)
         return estimate
 
+    def layer_parameters(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(visible_bias (n,), weight (n, m), hidden_bias (m,))``, detached: what the AIS
+        of another RBM anneals from when this one is its ``base_model``."""
+        return (self.visible_bias.detach(), self.weight.detach(), self.hidden_bias.detach())
+
     def _ais_base(self, base_data, base_model, chains: int, generator):
         """The base of the annealing: its (a0, W0, b0), ``chains`` exact samples of it,
         its exact ln Z and its name (uniform, data or rbm m=...)."""
@@ -232,24 +237,23 @@ class RBM(MinibatchMLE, GenerativeModel):
         empty = self.weight.new_zeros(self.n_sites, 0).detach()
         a0 = torch.zeros_like(self.visible_bias).detach()
         if base_model is not None:
-            if not isinstance(base_model, RBM) or base_model.n_sites != self.n_sites:
-                raise ValueError(f"base_model must be an RBM with {self.n_sites} visible "
-                                 f"units, got {base_model!r}")
-            if not base_model.exact_sampling:
+            layers = getattr(base_model, "layer_parameters", None)
+            if layers is None or getattr(base_model, "n_sites", None) != self.n_sites:
+                raise ValueError(f"base_model must be an RBM (layer_parameters) with "
+                                 f"{self.n_sites} visible units, got {base_model!r}")
+            if not (base_model.exact_sampling and base_model.log_z_is_exact):
                 raise ValueError(f"base_model needs exact samples and ln Z (a layer of at "
-                                 f"most {MAX_EXACT_SAMPLING} units), got "
-                                 f"{base_model.n_sites} x {base_model.n_hidden}")
+                                 f"most {MAX_EXACT_SAMPLING} units), got {base_model!r}")
             if (base_model.dtype, base_model.device) != (self.dtype, self.device):
                 raise ValueError(f"base_model is {base_model.dtype} on {base_model.device}"
                                  f", this RBM {self.dtype} on {self.device}")
-            base = tuple(t.detach() for t in (base_model.visible_bias, base_model.weight,
-                                              base_model.hidden_bias))
+            base = layers()
             for tensor in base:
                 if not torch.isfinite(tensor).all():
                     raise ValueError("base_model has non-finite parameters")
             v = base_model.sample(chains, generator=generator).to(self.dtype)
-            return (base, v, float(base_model._exact_log_z()),
-                    f"rbm m={base_model.n_hidden}")
+            return (base, v, base_model.log_z("exact").value,
+                    f"rbm m={base[1].shape[1]}")
         if base_data is not None:
             rows = self.validate_configurations(base_data, "base_data")
             rows = rows.reshape(-1, self.n_sites).to(self.dtype)
