@@ -26,21 +26,21 @@ RUNS = {
         from tnborn.datasets import digits
         data = digits(split="train")[:400]
         model = MPSBornMachine(64, max_bond=6, seed=3)
-        fit = lambda **kw: model.fit(data, sweeps=20, batch_size=100, progress=False, **kw)
+        fit = lambda **kw: model.fit(data, sweeps=8, batch_size=100, progress=False, **kw)
         """),
     "ttn-sweep": ("""
         from tnborn import TTNBornMachine
         from tnborn.datasets import digits
         data = digits(split="train")[:400]
         model = TTNBornMachine(64, layout=(8, 8), max_bond=6, seed=3)
-        fit = lambda **kw: model.fit(data, sweeps=20, batch_size=100, progress=False, **kw)
+        fit = lambda **kw: model.fit(data, sweeps=8, batch_size=100, progress=False, **kw)
         """),
     "mps-gradient": ("""
         from tnborn import MPSBornMachine
         from tnborn.datasets import bars_and_stripes
         data = bars_and_stripes(4, 4)
         model = MPSBornMachine(16, max_bond=6, init_bond=6, seed=3)
-        fit = lambda **kw: model.fit(data, method="gradient", sweeps=30, batch_size=8,
+        fit = lambda **kw: model.fit(data, method="gradient", sweeps=12, batch_size=8,
                                      progress=False, **kw)
         """),
     "made-mle": ("""
@@ -49,7 +49,7 @@ RUNS = {
         data = digits(split="train")
         test = digits(split="test")
         model = MADE(64, hidden=64, seed=3)
-        fit = lambda **kw: model.fit(data, epochs=12, batch_size=50, test_data=test,
+        fit = lambda **kw: model.fit(data, epochs=6, batch_size=50, test_data=test,
                                      progress=False, **kw)
         """),
     "van": ("""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import importlib
 import struct
 from collections import Counter
 
@@ -106,6 +107,25 @@ def test_digits_split_is_a_partition():
     everything = torch.from_numpy(load_digits().data.astype(np.int64))
     assert row_keys(train) + row_keys(test) == row_keys(everything)
     assert int(train.min()) == 0 and int(train.max()) == 16
+
+
+def test_digits_without_the_shipped_table_and_without_scikit_learn(monkeypatch, tmp_path):
+    """Where scikit-learn's table is not at the expected path the images come from
+    load_digits (the same numbers); without scikit-learn an ImportError says so."""
+    from sklearn.datasets import load_digits
+
+    module = importlib.import_module("tnborn.datasets.digits")  # the name is the function's
+    expected = load_digits().data
+    module._load_digit_images.cache_clear()
+    try:
+        monkeypatch.setattr(module, "Path", lambda *_: tmp_path / "moved")
+        assert np.array_equal(module._load_digit_images(), expected)
+        module._load_digit_images.cache_clear()
+        monkeypatch.setattr(module.importlib.util, "find_spec", lambda name: None)
+        with pytest.raises(ImportError, match="scikit-learn"):
+            digits()
+    finally:
+        module._load_digit_images.cache_clear()
 
 
 def test_digits_binarized_and_seeded():

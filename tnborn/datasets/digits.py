@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import numbers
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -10,16 +13,27 @@ import torch
 _BINARIZE_THRESHOLD = 8  # pixel values are 0..16; >= 8 counts as "on"
 
 
+@functools.lru_cache(maxsize=1)
 def _load_digit_images() -> np.ndarray:
-    """Return the 1797 scikit-learn digit images, float array of shape (1797, 64)."""
-    try:
+    """The 1797 scikit-learn digit images, a read-only float array of shape (1797, 64).
+
+    Read from the table scikit-learn ships (``sklearn/datasets/data/digits.csv.gz``: 64
+    pixel values and the label per row) without importing scikit-learn, whose import
+    takes seconds; through ``load_digits`` where that file is not found.
+    """
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None:
+        raise ImportError("digits() needs scikit-learn, which is not installed; "
+                          "install it with `pip install scikit-learn`")
+    table = Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "digits.csv.gz"
+    if table.is_file():
+        images = np.loadtxt(table, delimiter=",", ndmin=2)[:, :-1]
+    else:
         from sklearn.datasets import load_digits
-    except ImportError as err:
-        raise ImportError(
-            "digits() needs scikit-learn, which is not installed; "
-            "install it with `pip install scikit-learn`"
-        ) from err
-    return load_digits().data
+
+        images = load_digits().data
+    images.setflags(write=False)
+    return images
 
 
 def digits(
