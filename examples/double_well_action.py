@@ -31,6 +31,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--mc-sweeps", type=int, default=400)
+    parser.add_argument("--mc-burn-in", type=int, default=100)
     parser.add_argument("--data-thin", type=int, default=None,
                         help="sweeps between data paths (default: 2 tau_int, measured)")
     parser.add_argument("--seed", type=int, default=0)
@@ -43,7 +44,7 @@ def main(argv=None) -> dict:
     result = action_study(n_tau=args.n_tau, betas=args.betas, predict=args.predict,
                           paths=args.paths, test_paths=args.test_paths, epochs=args.epochs,
                           hidden=args.hidden, average=8, mc_sweeps=args.mc_sweeps,
-                          mc_burn_in=100, data_thin=args.data_thin, seed=args.seed,
+                          mc_burn_in=args.mc_burn_in, data_thin=args.data_thin, seed=args.seed,
                           progress=not args.no_progress)
     print("\n".join(action_summary(result)))
     figure = action_figure(result, args.out / "actions.png")

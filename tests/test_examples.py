@@ -109,8 +109,8 @@ def test_ising_phases(tmp_path, monkeypatch):
 def test_double_well_action(tmp_path, monkeypatch):
     example = load_example("double_well_action", monkeypatch)
     result = example.main(["--out", str(tmp_path), "--n-tau", "8", "--paths", "200",
-                           "--test-paths", "50", "--data-thin", "2",
-                           "--epochs", "1", "--hidden", "8", "--mc-sweeps", "20",
+                           "--test-paths", "50", "--data-thin", "2", "--epochs", "1",
+                           "--hidden", "8", "--mc-sweeps", "20", "--mc-burn-in", "10",
                            "--no-progress"])
     assert [r["beta"] for r in result["learned"]] == [10.0, 20.0]
     assert result["prediction"]["mc_predicted"]["x2"]["num"] == 20 * 64
