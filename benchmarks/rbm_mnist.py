@@ -23,9 +23,13 @@ Trained models are saved in ``--out``/models and reused by a rerun with ``--reus
 half hidden, restored by the largest RBM's clamped block Gibbs chains
 (``gibbs_conditional_sample``, approximate) and by the largest MPS's exact conditional
 samples. Prints the table and writes
-``rbm_mnist.json`` and ``rbm_restoration.png`` into ``--out``. One thread::
+``rbm_mnist.json`` and ``rbm_restoration.png`` into ``--out``. One thread; ``--device
+cuda`` puts the models, the data and the random draws on a GPU (the long AIS of the
+500-hidden RBM in docs/results_rbm.md: the second command)::
 
     python benchmarks/rbm_mnist.py --out runs/rbm_mnist
+    python benchmarks/rbm_mnist.py --out runs/rbm_mnist --reuse --tiers 500 --device cuda \
+        --ais-chains 2000 --ais-steps 100000
 """
 
 from __future__ import annotations
@@ -74,14 +78,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--gibbs-steps", type=int, default=2000,
                         help="clamped Gibbs steps of a restoration")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu",
+                        help="torch device of the models and the AIS, e.g. cuda (the "
+                             "random draws then come from that device's generators)")
     parser.add_argument("--out", type=Path, default=Path("runs/rbm_mnist"))
     return parser.parse_args(argv)
 
 
-def mnist_split(seed: int):
+def mnist_split(seed: int, device):
     pool = mnist(limit=1200, seed=seed)
     order = torch.randperm(len(pool), generator=torch.Generator().manual_seed(seed))
-    return pool[order[:1000]], pool[order[1000:]], mnist(split="test", seed=seed)
+    return tuple(rows.to(device) for rows in
+                 (pool[order[:1000]], pool[order[1000:]], mnist(split="test", seed=seed)))
 
 
 def trained(name: str, build, fit, args) -> tuple[dict, object]:
@@ -90,7 +98,7 @@ def trained(name: str, build, fit, args) -> tuple[dict, object]:
     folder = args.out / "models"
     if args.reuse:
         return (json.loads((folder / f"{name}.json").read_text()),
-                load(folder / f"{name}.pt"))
+                load(folder / f"{name}.pt", device=args.device))
     model = build()
     history = fit(model)
     entry = {"model": name, "params": model.num_parameters,
@@ -115,13 +123,14 @@ def train_rbm(hidden: int, train, val, test, args, base: RBM | None) -> tuple[di
                          progress=False, **selection)
 
     entry, model = trained(
-        f"rbm m={hidden}", lambda: RBM(784, hidden, init_scale=0.01, seed=args.seed), fit,
+        f"rbm m={hidden}", lambda: RBM(784, hidden, init_scale=0.01, seed=args.seed,
+                                       device=args.device), fit,
         args)
     entry["exact"] = model.log_z_is_exact
     if not model.log_z_is_exact:
         start = {"base_model": base} if args.ais_base == "rbm" else {"base_data": train}
         runs = [model.log_z("ais", chains=args.ais_chains, steps=args.ais_steps, **start,
-                            generator=torch.Generator().manual_seed(args.seed + k))
+                            generator=torch.Generator(args.device).manual_seed(args.seed + k))
                 for k in (2, 1)]  # the last run is the one log_prob keeps
         entry["log_z"] = [{"value": r.value, "stderr": r.stderr, "ess": r.diagnostics["ess"],
                            "reliable": r.reliable, "base": r.diagnostics["base_rate"]}
@@ -134,7 +143,8 @@ def train_rbm(hidden: int, train, val, test, args, base: RBM | None) -> tuple[di
 def train_born(family: str, bond: int, train, val, test, args) -> tuple[dict, object]:
     entry, model = trained(
         f"{family} D={bond}",
-        lambda: make_model(family, 784, image_shape=(28, 28), max_bond=bond, seed=args.seed),
+        lambda: make_model(family, 784, image_shape=(28, 28), max_bond=bond, seed=args.seed,
+                           device=args.device),
         # the fixed steps of the earlier default, with which docs/results_rbm.md was made
         lambda model: model.fit(train, sweeps=args.sweeps, val_data=val, progress=False,
                                 lr=FIXED_LR[family]),
@@ -168,18 +178,18 @@ def restoration_figure(rbm, mps, test, path: Path, args) -> dict:
     """Rows: originals, lower half hidden, two clamped-Gibbs RBM restorations, two exact
     MPS conditional samples; returns the seconds each sampler took."""
     digits = test[:SHOWN]
-    known = known_mask((28, 28), "lower")
+    known = known_mask((28, 28), "lower").to(digits.device)
     start = time.perf_counter()
     by_rbm = rbm.gibbs_conditional_sample(digits.repeat(2, 1), known,
                                           steps=args.gibbs_steps,
-                                          generator=torch.Generator().manual_seed(5))
+                                          generator=torch.Generator(args.device).manual_seed(5))
     rbm_seconds = time.perf_counter() - start
     start = time.perf_counter()
     by_mps = mps.conditional_sample(digits.repeat(2, 1), known,
-                                    generator=torch.Generator().manual_seed(6))
+                                    generator=torch.Generator(args.device).manual_seed(6))
     mps_seconds = time.perf_counter() - start
-    hidden = torch.where(known, digits.double(), torch.tensor(0.5, dtype=torch.float64))
-    rows = torch.cat([digits.double(), hidden, by_rbm.double(), by_mps.double()])
+    hidden = torch.where(known, digits.double(), 0.5)
+    rows = torch.cat([digits.double(), hidden, by_rbm.double(), by_mps.double()]).cpu()
     labels = ["original", "lower half hidden", "RBM Gibbs 1", "RBM Gibbs 2",
               "MPS exact 1", "MPS exact 2"]
     image_grid(rows, (28, 28), path, ncols=SHOWN, row_labels=labels,
@@ -192,12 +202,13 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
-    data = mnist_split(args.seed)
+    data = mnist_split(args.seed, args.device)
     entries, models = [], {}
     base_name = f"rbm m={TIERS[0][0]}"
     for hidden, mps_bond, ttn_bond in (t for t in TIERS if t[0] in args.tiers):
         if base_name not in models and hidden != TIERS[0][0]:
-            models[base_name] = load(args.out / "models" / f"{base_name}.pt")
+            models[base_name] = load(args.out / "models" / f"{base_name}.pt",
+                                     device=args.device)
         base = models.get(base_name)
         for name, build in ((f"rbm m={hidden}",
                              lambda: train_rbm(hidden, *data, args, base)),

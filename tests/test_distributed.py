@@ -389,23 +389,37 @@ def test_compare_trains_each_model_on_the_ranks(ranks):
 
 
 def test_cli_train_on_two_local_processes(tmp_path, capsys):
-    """`tnborn train --nproc 2` ends where one process does (the shards of the 30
-    bars-and-stripes patterns against all of them); its summary reports the NLL of all."""
+    """`tnborn train --nproc 2` and the same command under `torchrun --nproc-per-node 2`
+    end where one process does (the shards of the 30 bars-and-stripes patterns against
+    all of them); the summary reports the NLL of all."""
     import json
+    import os
+    import subprocess
+    import sys
 
+    command = ["train", "--model", "mps", "--data", "bas", "--budget", "3", "--no-progress"]
     for name, extra in (("one", []), ("two", ["--nproc", "2"])):
-        main(["train", "--model", "mps", "--data", "bas", "--budget", "3", "--no-progress",
-              "--out", str(tmp_path / name), *extra])
-    one, two = (json.loads((tmp_path / name / "history.json").read_text())
-                for name in ("one", "two"))
-    assert two["train_nll"] == pytest.approx(one["train_nll"], abs=1e-10, rel=0)
-    assert two["test_nll"] == pytest.approx(one["test_nll"], abs=1e-10, rel=0)
-    # both runs fit the 30 patterns to the optimum p = 1/30 (NLL ln 30), where the NLL is
+        main([*command, "--out", str(tmp_path / name), *extra])
+    launched = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
+         "2", "-m", "tnborn", *command, "--out", str(tmp_path / "torchrun")],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert launched.returncode == 0, launched.stderr[-2000:]
+    assert launched.stdout.count("trained mps") == 1  # rank 0 alone reports
+    names = ("one", "two", "torchrun")
+    one, *ranked = (json.loads((tmp_path / name / "history.json").read_text())
+                    for name in names)
+    assert [run["ranks"] for run in (one, *ranked)] == [1, 2, 2]
+    for run in ranked:
+        assert run["train_nll"] == pytest.approx(one["train_nll"], abs=1e-10, rel=0)
+        assert run["test_nll"] == pytest.approx(one["test_nll"], abs=1e-10, rel=0)
+    # the runs fit the 30 patterns to the optimum p = 1/30 (NLL ln 30), where the NLL is
     # flat to second order: its agreement to 1e-10 pins p only to ~1e-5 (2e-7 seen)
-    models = [load(tmp_path / name / "model.pt") for name in ("one", "two")]
+    models = [load(tmp_path / name / "model.pt") for name in names]
     with torch.no_grad():
         p = [model.log_prob(all_configurations(16, 2)).exp() for model in models]
-    torch.testing.assert_close(p[1], p[0], rtol=0, atol=1e-6)
+    for other in p[1:]:
+        torch.testing.assert_close(other, p[0], rtol=0, atol=1e-6)
     assert float(p[0][configuration_codes(bars_and_stripes(4, 4), 2)].sum()) > 1 - 1e-4
     assert "trained mps" in capsys.readouterr().out
 

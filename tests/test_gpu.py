@@ -210,3 +210,77 @@ def test_diagnostics_on_gpu_equal_cpu():
     on_gpu, on_cpu = mutual_information(gpu, 5), mutual_information(cpu, 5)
     assert on_gpu.method == on_cpu.method == "exact"
     assert abs(float(on_gpu) - float(on_cpu)) < 1e-12
+
+
+def gpu_runs(**options) -> dict:
+    """MPS and TTN sweeps (one with rank 0's split broadcast), MADE maximum likelihood
+    and variational steps of a MADE on the Curie-Weiss model, all on the GPU; ``options``
+    go to every fit (``distributed=True`` inside a process group)."""
+    data = bars_and_stripes(4, 4).to(CUDA)
+    out = {}
+    for name, make, extra in (
+            ("mps", lambda: MPSBornMachine(16, max_bond=6, seed=0, device=CUDA), {}),
+            ("ttn", lambda: TTNBornMachine(16, layout=(4, 4), max_bond=6, seed=0,
+                                           device=CUDA), {}),
+            ("mps_broadcast", lambda: MPSBornMachine(16, max_bond=6, seed=0, device=CUDA),
+             {"broadcast_split": True} if options else {})):
+        model = make()
+        history = model.fit(data, sweeps=3, progress=False, **options, **extra)
+        out[name] = ([p.detach().cpu() for p in model.parameters()],
+                     [r["train_nll"] for r in history])
+    made = MADE(16, hidden=16, seed=0, device=CUDA)
+    history = made.fit(data, epochs=3, lr=0.01, batch_size=1000, progress=False, **options)
+    out["made"] = ([p.detach().cpu() for p in made.parameters()],
+                   [r["train_nll"] for r in history])
+    van = MADE(16, hidden=16, seed=0, device=CUDA)
+    history = train_variational(van, CurieWeiss(16), 0.8, steps=4, batch_size=64, lr=1e-2,
+                                progress=False, generator=cuda_generator(7), **options)
+    out["van"] = ([p.detach().cpu() for p in van.parameters()],
+                  [r["free_energy"] for r in history])
+    return out
+
+
+def one_nccl_rank() -> dict:
+    """:func:`gpu_runs` data-parallel on a group of one NCCL rank (run_local's)."""
+    return gpu_runs(distributed=True)
+
+
+def test_one_nccl_rank_trains_as_one_process():
+    """The data-parallel code path on NCCL (the launch path of torchrun on one GPU):
+    every collective runs on the GPU, and the fits end where the plain ones do."""
+    from tnborn.launch import run_local
+
+    ranked, = run_local(one_nccl_rank, 1, backend="nccl", timeout=240)
+    plain = gpu_runs()
+    assert ranked.keys() == plain.keys()
+    for name, (tensors, records) in plain.items():
+        theirs, their_records = ranked[name]
+        assert len(theirs) == len(tensors), name
+        for a, b in zip(theirs, tensors):
+            assert a.shape == b.shape and float((a - b).abs().max()) <= 1e-10, name
+        np.testing.assert_allclose(their_records, records, rtol=0, atol=1e-10)
+
+
+def test_torchrun_on_one_gpu_trains_as_one_process(tmp_path):
+    """`torchrun --nproc-per-node 1 -m tnborn train --device cuda`: an NCCL group of one,
+    the same NLLs as the plain command."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tnborn.cli import main
+
+    command = ["train", "--model", "mps", "--data", "bas", "--budget", "3", "--no-progress",
+               "--device", "cuda"]
+    main([*command, "--out", str(tmp_path / "plain")])
+    launched = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
+         "1", "-m", "tnborn", *command, "--out", str(tmp_path / "torchrun")],
+        capture_output=True, text=True, timeout=240, env=os.environ.copy())
+    assert launched.returncode == 0, launched.stderr[-3000:]
+    plain, ranked = (json.loads((tmp_path / name / "history.json").read_text())
+                     for name in ("plain", "torchrun"))
+    assert ranked["device"] == "cuda:0" and ranked["ranks"] == 1
+    for key in ("train_nll", "test_nll"):
+        assert ranked[key] == pytest.approx(plain[key], abs=1e-10, rel=0), key

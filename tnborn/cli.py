@@ -28,6 +28,8 @@ from .catalog import (BOND_MODELS, COMPARE_DEFAULT_MODELS, DATA_NAMES, DEFAULT_I
                       XY_DEFAULTS, XY_MODELS, check_model_name)
 
 USER_ERRORS = (ValueError, TypeError, OSError, ImportError, FloatingPointError)
+#: the environment of a rank started by torchrun (init_method env://)
+LAUNCHER_VARIABLES = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -202,7 +204,8 @@ def _train_once(args, distributed: bool) -> dict:
 def _on_ranks(run, args):
     """``run(args, distributed)`` in one process, on ``--nproc`` local ranks (rank 0's
     result) or as one rank of torchrun's group (rank 0's result; None on the others)."""
-    launched = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    # torchrun (or any env:// launcher) sets these, also for a group of one process
+    launched = all(key in os.environ for key in LAUNCHER_VARIABLES)
     if launched and args.nproc > 1:
         raise ValueError("under torchrun the launcher makes the processes: leave out --nproc")
     if args.nproc > 1:

@@ -1,11 +1,12 @@
 """Start N local processes on one machine, each a rank of a torch.distributed group.
 
 ``run_local(fn, nproc, *args)`` spawns ``nproc`` fresh Python processes (the "spawn"
-start method), joins them into one gloo group on 127.0.0.1 at a free port, calls
-``fn(*args)`` in each with one torch thread, and returns the ranks' return values in
-rank order. It never hangs: a rank that raises ends the run with that rank's error
-(the others are stopped), and after ``timeout`` seconds every rank is killed and
-``TimeoutError`` is raised. ``fn`` must be importable by name (a module-level function).
+start method), joins them into one group on 127.0.0.1 at a free port (gloo, or
+``backend="nccl"`` with rank r on GPU r mod the GPU count), calls ``fn(*args)`` in each
+with one torch thread, and returns the ranks' return values in rank order. It never
+hangs: a rank that raises ends the run with that rank's error (the others are stopped),
+and after ``timeout`` seconds every rank is killed and ``TimeoutError`` is raised.
+``fn`` must be importable by name (a module-level function).
 This is what ``tnborn train --nproc N`` and the distributed tests use; ``torchrun``
 does the same job across machines.
 """
@@ -66,6 +67,8 @@ def _rank_main(rank: int, fn, args, nproc: int, port: int, backend: str, folder:
 
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     torch.set_num_threads(threads)
+    if backend == "nccl":  # one GPU per rank, as torchrun's LOCAL_RANK gives
+        torch.cuda.set_device(rank % torch.cuda.device_count())
     dist.init_process_group(backend, init_method=f"tcp://127.0.0.1:{port}", rank=rank,
                             world_size=nproc, timeout=datetime.timedelta(seconds=timeout))
     try:

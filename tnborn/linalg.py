@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import torch
 
-# Below this size an SVD on a CUDA device is computed on the host: cuSOLVER's small SVDs
-# cost several times a CPU LAPACK call plus the copies (a 200 x 200 merged MPS tensor).
+# Below these sizes a decomposition of a CUDA matrix is computed on the host. cuSOLVER's
+# small SVDs cost several times a CPU LAPACK call plus the copies (a 200 x 200 merged MPS
+# tensor: gesvd 22.8 ms, gesvdj 8.8 ms, LAPACK 8 ms); its eigh of a Gram matrix pays
+# from about 200 x 200 on (one H200: 1.80 ms against the host's 3.38 ms at 200, 0.27
+# against 0.06 ms at 20; benchmarks/mps_sweep_gpu.py, docs/benchmarks.md).
 HOST_SVD_MAX = 1024
+HOST_EIGH_MAX = 128
 
 
 def truncation_rank(s: torch.Tensor, max_bond: int, cutoff: float) -> int:
@@ -56,8 +60,9 @@ def truncated_factors(matrix: torch.Tensor, max_bond: int, cutoff: float, isomet
 
 
 def _gram_factors(matrix: torch.Tensor, max_bond: int, cutoff: float, isometry: str):
-    """:func:`truncated_factors` from eigh of the Gram matrix; None if eigh fails."""
-    on_host = matrix.device.type == "cuda" and max(matrix.shape) <= HOST_SVD_MAX
+    """:func:`truncated_factors` from eigh of the Gram matrix (its side: the shorter of
+    ``matrix``, on the host up to ``HOST_EIGH_MAX``); None if eigh fails."""
+    on_host = matrix.device.type == "cuda" and min(matrix.shape) <= HOST_EIGH_MAX
     work = matrix.cpu() if on_host else matrix
     gram = work @ work.mH if isometry == "left" else work.mH @ work
     try:

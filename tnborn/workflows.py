@@ -51,8 +51,8 @@ def train_run(model: str, data, out, *, budget=None, max_bond: int | None = None
     ``model.pt`` (``model.save``), ``history.json`` (this function's result with the
     per-sweep/epoch history), ``nll.png`` and, for models with bonds,
     ``entanglement.png``. Returns the summary: ``model``, ``class``, ``data``, sizes,
-    ``budget``, ``parameters``, final ``train_nll`` / ``test_nll``, ``train_seconds``,
-    ``steps``, ``history`` and ``files``.
+    ``budget``, ``ranks`` (1 unless ``distributed``), ``parameters``, final ``train_nll`` /
+    ``test_nll``, ``train_seconds``, ``steps``, ``history`` and ``files``.
 
     ``distributed``: data-parallel in the initialized torch.distributed group (one call
     per rank, as ``tnborn train --nproc N`` and ``torchrun`` make): every rank loads the
@@ -98,7 +98,8 @@ def train_run(model: str, data, out, *, budget=None, max_bond: int | None = None
         "train_images": sizes[0], "test_images": sizes[1],
         "image_shape": list(dataset.image_shape) if dataset.image_shape else None,
         "budget": str(budget) if net.fit_unit is not None else "closed form",
-        "device": str(net.device), "parameters": net.num_parameters, **final,
+        "device": str(net.device), "ranks": collective.world,
+        "parameters": net.num_parameters, **final,
         "train_seconds": history[-1]["seconds"], "steps": history[-1]["step"],
         "history": history, "files": {},
     }
