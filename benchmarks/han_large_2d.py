@@ -39,7 +39,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--L", type=int, default=32)
     parser.add_argument("--beta", type=float, default=0.44)
     parser.add_argument("--pretrain", type=int, default=16, help="side of the first lattice")
-    parser.add_argument("--pretrain-steps", type=int, default=1000)
+    parser.add_argument("--pretrain-steps", type=int, default=3000,
+                        help="annealed steps on the first lattice (3,000: beta_t ends 0.25 %% "
+                             "short of beta; see docs/results_ising3d.md, beta = 0.46)")
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--hidden", type=int, default=32)
     parser.add_argument("--batch-size", type=int, default=1000)
@@ -59,13 +61,15 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def train(model, L: int, beta: float, steps: int, args, anneal, checkpoint: Path,
-          lr: float | None = None) -> float:
+          lr: float | None = None) -> tuple[float, float]:
+    """Seconds of training and the beta_t of its last step."""
     start = time.perf_counter()
-    train_variational(model, Ising2D(L), beta, steps=steps, batch_size=args.batch_size,
-                      lr=args.lr if lr is None else lr, beta_anneal=anneal, progress=True,
-                      generator=torch.Generator().manual_seed(args.seed), checkpoint=checkpoint,
-                      resume=checkpoint if checkpoint.exists() else None)
-    return time.perf_counter() - start
+    history = train_variational(
+        model, Ising2D(L), beta, steps=steps, batch_size=args.batch_size,
+        lr=args.lr if lr is None else lr, beta_anneal=anneal, progress=True,
+        generator=torch.Generator().manual_seed(args.seed), checkpoint=checkpoint,
+        resume=checkpoint if checkpoint.exists() else None)
+    return time.perf_counter() - start, history[-1]["beta"]
 
 
 def main(argv=None) -> dict:
@@ -76,18 +80,19 @@ def main(argv=None) -> dict:
     small.z2_symmetric = True
     if args.init_from is not None:  # a trained smaller lattice: no pretraining here
         small.load_state_dict(torch.load(args.init_from, weights_only=True)["state"])
-        pretrain_seconds = 0.0
+        pretrain_seconds, pretrain_beta = 0.0, None
     else:
-        pretrain_seconds = train(small, args.pretrain, args.beta, args.pretrain_steps, args,
-                                 0.998, args.out / f"pretrain_L{args.pretrain}.pt")
+        pretrain_seconds, pretrain_beta = train(
+            small, args.pretrain, args.beta, args.pretrain_steps, args, 0.998,
+            args.out / f"pretrain_L{args.pretrain}.pt")
     model = HAN(args.L, hidden=args.hidden, seed=args.seed)
     model.z2_symmetric = True
     copied = model.init_from_smaller_(small)
     seconds = train(model, args.L, args.beta, args.steps, args, None,
-                    args.out / f"train_L{args.L}.pt")
+                    args.out / f"train_L{args.L}.pt")[0]
     if args.finetune_steps:
         seconds += train(model, args.L, args.beta, args.finetune_steps, args, None,
-                         args.out / f"finetune_L{args.L}.pt", lr=args.finetune_lr)
+                         args.out / f"finetune_L{args.L}.pt", lr=args.finetune_lr)[0]
     n, hamiltonian = args.L ** 2, Ising2D(args.L)
     exact = -ising2d_log_z(args.L, args.beta) / args.beta / n
     fe = free_energy(model, hamiltonian, args.beta, num=args.samples,
@@ -104,7 +109,8 @@ def main(argv=None) -> dict:
         "L": args.L, "beta": args.beta, "pretrain": args.pretrain, "copied_levels": copied,
         "params": model.num_parameters, "steps": args.steps,
         "finetune_steps": args.finetune_steps, "finetune_lr": args.finetune_lr,
-        "pretrain_seconds": pretrain_seconds, "train_seconds": seconds,
+        "pretrain_seconds": pretrain_seconds, "pretrain_final_beta": pretrain_beta,
+        "train_seconds": seconds,
         "f_exact": exact, "f_variational": fe["F_variational_per_site"],
         "f_importance": fe["F_importance_per_site"],
         "f_importance_err": fe["F_importance_err"] / n, "ess": fe["ess"],
@@ -116,6 +122,10 @@ def main(argv=None) -> dict:
         "wolff_seconds_per_sweep": wolff_seconds / args.wolff_sweeps,
     }
     print(json.dumps(result, indent=1))
+    if pretrain_beta is not None and pretrain_beta < 0.99 * args.beta:
+        print(f"warning: the pretraining's annealed beta ended at {pretrain_beta:.4f}, "
+              f"{1 - pretrain_beta / args.beta:.1%} short of {args.beta} (more "
+              "--pretrain-steps): on the ordered side the large lattice then stalls")
     print(f"F/N variational - exact: {result['f_variational'] - exact:+.2e} "
           f"(accept <= 2e-4); importance - exact: {result['f_importance'] - exact:+.2e} "
           f"+- {result['f_importance_err']:.1e}; ESS / N {result['ess']:.3f}")
