@@ -6,9 +6,10 @@ import torch
 
 # Below these sizes a decomposition of a CUDA matrix is computed on the host. cuSOLVER's
 # small SVDs cost several times a CPU LAPACK call plus the copies (a 200 x 200 merged MPS
-# tensor: gesvd 22.8 ms, gesvdj 8.8 ms, LAPACK 8 ms); its eigh of a Gram matrix pays
-# from about 200 x 200 on (one H200: 1.80 ms against the host's 3.38 ms at 200, 0.27
-# against 0.06 ms at 20; benchmarks/mps_sweep_gpu.py, docs/benchmarks.md).
+# tensor: gesvd 22.8 ms, gesvdj 8.8 ms, LAPACK 8 ms). Its eigh of a Gram matrix beats the
+# host's one thread at 200 x 200 (1.80 against 3.38 ms on one H200 machine) and loses at
+# 20 x 20 (0.27 against 0.06 ms); the limit between, 128, is not measured
+# (benchmarks/mps_sweep_gpu.py, docs/benchmarks.md).
 HOST_SVD_MAX = 1024
 HOST_EIGH_MAX = 128
 
