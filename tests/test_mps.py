@@ -17,7 +17,8 @@ from tnborn.datasets import bars_and_stripes, mnist
 from tnborn.mps.two_site import TwoSiteLearner
 from tnborn.sweeps import UpdateOptions, capped_step
 
-from .helpers import all_configurations, chi_square_pvalue, codes, dense_state
+from .helpers import (all_configurations, assert_conditional_samples_exact, chi_square_pvalue,
+                      codes, dense_state)
 
 REAL_AND_COMPLEX = [torch.float64, torch.complex128]
 
@@ -342,38 +343,17 @@ def test_conditional_sample_is_exact(mask_name, dtype):
     n, d = 8, 2
     model = MPSBornMachine.from_tensors(random_tensors(n, d, 3, dtype=dtype, seed=21))
     known = torch.tensor(MASKS[mask_name], dtype=torch.bool)
-    configs = all_configurations(n, d)
-    logp = model.log_prob(configs).detach()
     given = torch.tensor([1, 0, 1, 1, 0, 1, 0, 1])
-    match = (configs[:, known] == given[known]).all(1)
-    conditional = torch.where(match, logp.exp(), torch.zeros_like(logp)).numpy()
-    num = 200_000
-    samples = model.conditional_sample(given.expand(num, n), known,
-                                       generator=torch.Generator().manual_seed(5))
-    assert (samples[:, known] == given[known]).all()
-    counts = np.bincount(codes(samples, d).numpy(), minlength=d ** n)
-    assert counts[~match.numpy()].sum() == 0
-    assert chi_square_pvalue(counts[match.numpy()], conditional[match.numpy()]) > 1e-3
+    assert_conditional_samples_exact(model, given, known, 200_000, seed=5)
 
 
 def test_conditional_sample_with_per_row_masks():
     """Rows with different masks are each sampled from their own conditional."""
     n, d = 6, 3
     model = MPSBornMachine.from_tensors(random_tensors(n, d, 3, seed=8))
-    configs = all_configurations(n, d)
-    p = model.log_prob(configs).detach().exp()
     given = torch.tensor([[2, 0, 1, 1, 0, 2], [0, 1, 2, 2, 1, 0]])
     masks = torch.tensor([[0, 0, 1, 0, 1, 0], [1, 0, 0, 0, 0, 1]], dtype=torch.bool)
-    num = 100_000
-    x = given.repeat_interleave(num, 0)
-    known = masks.repeat_interleave(num, 0)
-    samples = model.conditional_sample(x, known, generator=torch.Generator().manual_seed(2))
-    for row in range(2):
-        part = samples[row * num:(row + 1) * num]
-        match = (configs[:, masks[row]] == given[row, masks[row]]).all(1)
-        counts = np.bincount(codes(part, d).numpy(), minlength=d ** n)
-        assert counts[~match.numpy()].sum() == 0
-        assert chi_square_pvalue(counts[match.numpy()], p[match].numpy()) > 1e-3
+    assert_conditional_samples_exact(model, given, masks, 100_000, seed=2)
 
 
 def ghz_tensors(n):

@@ -18,7 +18,8 @@ from tnborn.ttn import TTNBornMachine
 from tnborn.ttn.contraction import log_norm
 from tnborn.ttn.two_node import TwoNodeLearner
 
-from .helpers import all_configurations, chi_square_pvalue, codes
+from .helpers import (all_configurations, assert_conditional_samples_exact, chi_square_pvalue,
+                      codes)
 from .helpers import dense_state as mps_dense_state
 
 REAL_AND_COMPLEX = [torch.float64, torch.complex128]
@@ -372,43 +373,21 @@ MASKS = {
 @pytest.mark.parametrize("mask_name", sorted(MASKS))
 @pytest.mark.parametrize("dtype", REAL_AND_COMPLEX)
 def test_conditional_sample_is_exact(mask_name, dtype):
-    n, d = 7, 2
-    model = TTNBornMachine.from_tensors(random_tensors(TREE7, d, 3, dtype=dtype, seed=21),
+    model = TTNBornMachine.from_tensors(random_tensors(TREE7, 2, 3, dtype=dtype, seed=21),
                                         TREE7)
     known = torch.tensor(MASKS[mask_name], dtype=torch.bool)
-    configs = all_configurations(n, d)
-    logp = model.log_prob(configs).detach()
     given = torch.tensor([1, 0, 1, 1, 0, 1, 0])
-    match = (configs[:, known] == given[known]).all(1)
-    conditional = torch.where(match, logp.exp(), torch.zeros_like(logp)).numpy()
-    num = 100_000
-    samples = model.conditional_sample(given.expand(num, n), known,
-                                       generator=torch.Generator().manual_seed(5))
-    assert (samples[:, known] == given[known]).all()
-    counts = np.bincount(codes(samples, d).numpy(), minlength=d ** n)
-    assert counts[~match.numpy()].sum() == 0
-    assert chi_square_pvalue(counts[match.numpy()], conditional[match.numpy()]) > 1e-3
+    assert_conditional_samples_exact(model, given, known, 100_000, seed=5)
 
 
 def test_conditional_sample_with_per_row_masks():
     """Rows with different masks are each sampled from their own conditional."""
     n, d = 6, 3
     model = TTNBornMachine(n, d, layout=(2, 3), init_bond=4, seed=8)
-    configs = all_configurations(n, d)
-    p = model.log_prob(configs).detach().exp()
     given = torch.tensor([[2, 0, 1, 1, 0, 2], [0, 1, 2, 2, 1, 0], [1, 1, 1, 1, 1, 1]])
     masks = torch.tensor([[0, 0, 1, 0, 1, 0], [1, 0, 0, 0, 0, 1], [0, 1, 1, 1, 1, 0]],
                          dtype=torch.bool)
-    num = 60_000
-    x = given.repeat_interleave(num, 0)
-    known = masks.repeat_interleave(num, 0)
-    samples = model.conditional_sample(x, known, generator=torch.Generator().manual_seed(2))
-    for row in range(3):
-        part = samples[row * num:(row + 1) * num]
-        match = (configs[:, masks[row]] == given[row, masks[row]]).all(1)
-        counts = np.bincount(codes(part, d).numpy(), minlength=d ** n)
-        assert counts[~match.numpy()].sum() == 0
-        assert chi_square_pvalue(counts[match.numpy()], p[match].numpy()) > 1e-3
+    assert_conditional_samples_exact(model, given, masks, 60_000, seed=2)
 
 
 def test_conditional_sample_rejects_impossible_evidence():
