@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
 
 import numpy as np
 import scipy.stats
@@ -78,6 +80,19 @@ def assert_conditional_samples_exact(model, given, known, num: int, seed: int) -
         counts = np.bincount(codes(part, d).numpy(), minlength=d ** n)
         assert counts[~match.numpy()].sum() == 0
         assert chi_square_pvalue(counts[match.numpy()], p[match].numpy()) > 1e-3
+
+
+def run_torchrun(nproc: int, arguments: list[str], timeout: float,
+                 env: dict | None = None) -> subprocess.CompletedProcess:
+    """``python -m torch.distributed.run`` of ``nproc`` ranks on 127.0.0.1 (a free port)
+    running ``python -m tnborn *arguments``; its output captured as text."""
+    from tnborn.launch import free_port
+
+    return subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node",
+         str(nproc), "--master-addr", "127.0.0.1", "--master-port", str(free_port()),
+         "-m", "tnborn", *arguments],
+        capture_output=True, text=True, timeout=timeout, env=env)
 
 class TableModel(GenerativeModel):
     """An exact distribution given by ln-weights of all 2^n configurations."""

@@ -31,6 +31,8 @@ from tnborn.physics.validation import resolve_target
 from tnborn.presets import make_model
 from tnborn.workflows import ising_run
 
+from .helpers import run_torchrun
+
 SWEEPS = 3
 VAN = {"steps": 4, "batch_size": 64, "lr": 1e-2, "beta": 0.44}
 MI = {"cuts": [4, 8], "num": 301, "inner": 16}
@@ -394,16 +396,12 @@ def test_cli_train_on_two_local_processes(tmp_path, capsys):
     all of them); the summary reports the NLL of all."""
     import json
     import os
-    import subprocess
-    import sys
 
     command = ["train", "--model", "mps", "--data", "bas", "--budget", "3", "--no-progress"]
     for name, extra in (("one", []), ("two", ["--nproc", "2"])):
         main([*command, "--out", str(tmp_path / name), *extra])
-    launched = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
-         "2", "-m", "tnborn", *command, "--out", str(tmp_path / "torchrun")],
-        capture_output=True, text=True, timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    launched = run_torchrun(2, [*command, "--out", str(tmp_path / "torchrun")], timeout=120,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert launched.returncode == 0, launched.stderr[-2000:]
     assert launched.stdout.count("trained mps") == 1  # rank 0 alone reports
     names = ("one", "two", "torchrun")

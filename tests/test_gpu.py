@@ -19,7 +19,7 @@ from tnborn.datasets import bars_and_stripes
 from tnborn.diagnostics import entanglement_entropy, mutual_information
 from tnborn.physics import CurieWeiss, curie_weiss_log_z, free_energy, train_variational
 
-from .helpers import all_configurations, chi_square_pvalue, codes
+from .helpers import all_configurations, chi_square_pvalue, codes, run_torchrun
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 
@@ -265,19 +265,13 @@ def test_torchrun_on_one_gpu_trains_as_one_process(tmp_path):
     """`torchrun --nproc-per-node 1 -m tnborn train --device cuda`: an NCCL group of one,
     the same NLLs as the plain command."""
     import json
-    import os
-    import subprocess
-    import sys
 
     from tnborn.cli import main
 
     command = ["train", "--model", "mps", "--data", "bas", "--budget", "3", "--no-progress",
                "--device", "cuda"]
     main([*command, "--out", str(tmp_path / "plain")])
-    launched = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
-         "1", "-m", "tnborn", *command, "--out", str(tmp_path / "torchrun")],
-        capture_output=True, text=True, timeout=240, env=os.environ.copy())
+    launched = run_torchrun(1, [*command, "--out", str(tmp_path / "torchrun")], timeout=240)
     assert launched.returncode == 0, launched.stderr[-3000:]
     plain, ranked = (json.loads((tmp_path / name / "history.json").read_text())
                      for name in ("plain", "torchrun"))
