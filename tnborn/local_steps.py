@@ -77,7 +77,8 @@ def step_and_split(merged: torch.Tensor, problem, options, split,
     :func:`line_search_steps`; then a line-searched step whose truncated split would leave
     a local NLL above that of ``merged`` is dropped and ``split(merged)`` returned (the
     bond holds the rank of ``merged``, so its split is exact): the line search's promise,
-    no update raises the NLL of its batch, holds through the truncation too.
+    no update raises the NLL of its batch, holds through the truncation too. A split that
+    truncated nothing needs no such check.
     """
     if options.lr is not None:
         for _ in range(options.steps_per_bond):
@@ -86,12 +87,19 @@ def step_and_split(merged: torch.Tensor, problem, options, split,
         return split(merged)
     stepped, before = line_search_steps(merged, problem, options)
     factors = split(stepped)
-    if stepped is merged:
+    if stepped is merged or _full_rank(factors):
         return factors
     truncated = product(factors).reshape(merged.shape)
     if _local_nll(problem, truncated, options.collective) > _tie_bound(before):
         return split(merged)
     return factors
+
+
+def _full_rank(factors) -> bool:
+    """Whether a split ``left (m, r), ..., right (r, n)`` kept every singular value of its
+    m x n matrix (r = min(m, n)): then its product is the stepped tensor to rounding, whose
+    NLL the line search has already lowered, and the truncation check is skipped."""
+    return factors[0].shape[-1] == min(factors[0].shape[0], factors[-1].shape[-1])
 
 
 def _log_abs(psi: torch.Tensor) -> torch.Tensor:

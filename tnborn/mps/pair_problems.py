@@ -65,7 +65,7 @@ class DensePairProblem:
         self.shape = (left.shape[1], d2, dr)
 
     def amplitudes(self, merged: torch.Tensor) -> torch.Tensor:
-        return ((self.left @ merged.reshape(self.shape[0], -1)) * self.slots).sum(-1)
+        return (self.left @ merged.reshape(self.shape[0], -1)).mul_(self.slots).sum(-1)
 
     def grad_term(self, psi: torch.Tensor) -> torch.Tensor:
         return ((self.left * (self.weights / psi)[:, None]).mT @ self.slots).view(self.shape)
