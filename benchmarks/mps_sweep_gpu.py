@@ -10,9 +10,10 @@ Prints, for each D:
   ``--threads``), on the GPU (``tnborn.linalg.HOST_SVD_MAX`` and ``HOST_EIGH_MAX`` 0),
   and with the library's size limits, and on this machine's CPU with one thread, side
   by side;
-* where the time of the GPU sweep with the split on the host goes: the GPU's busy time (the kernels' summed device time,
-  torch.profiler), the split's share (cProfile's cumulative time of
-  ``truncated_factors``, host copies included) and the rest (kernel launches, Python).
+* where the time of the GPU sweep with the split on the host goes: the GPU's busy time
+  (the kernels' summed device time, torch.profiler), the split's share (cProfile's
+  cumulative time of ``truncated_factors``, host copies included) and the rest (kernel
+  launches, Python).
 
 Needs a CUDA device::
 

@@ -103,8 +103,10 @@ def main():
                         help="also run the earlier default, the fixed step lr 0.2")
     parser.add_argument("--numpy-sweeps", type=int, default=0)
     parser.add_argument("--max-step", type=lambda v: None if v == "none" else float(v),
-                        default=0.5, help="fit's step cap of the main run ('none': no cap)")
-    parser.add_argument("--steps-per-bond", type=int, default=1,
+                        default=DEFAULT_OPTIONS["max_step"],
+                        help="fit's step cap of the main run ('none': no cap)")
+    parser.add_argument("--steps-per-bond", type=int,
+                        default=DEFAULT_OPTIONS["steps_per_bond"],
                         help="fit's steps per bond of the main run")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

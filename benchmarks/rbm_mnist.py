@@ -85,6 +85,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def stream(args, seed: int) -> torch.Generator:
+    """A generator of ``--device`` seeded with ``seed``."""
+    return torch.Generator(args.device).manual_seed(seed)
+
+
+def timed(draw, device) -> tuple[torch.Tensor, float]:
+    """``draw()`` and its seconds (the GPU's queue waited for)."""
+    start = time.perf_counter()
+    out = draw()
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+    return out, time.perf_counter() - start
+
+
 def mnist_split(seed: int, device):
     pool = mnist(limit=1200, seed=seed)
     order = torch.randperm(len(pool), generator=torch.Generator().manual_seed(seed))
@@ -130,7 +144,7 @@ def train_rbm(hidden: int, train, val, test, args, base: RBM | None) -> tuple[di
     if not model.log_z_is_exact:
         start = {"base_model": base} if args.ais_base == "rbm" else {"base_data": train}
         runs = [model.log_z("ais", chains=args.ais_chains, steps=args.ais_steps, **start,
-                            generator=torch.Generator(args.device).manual_seed(args.seed + k))
+                            generator=stream(args, args.seed + k))
                 for k in (2, 1)]  # the last run is the one log_prob keeps
         entry["log_z"] = [{"value": r.value, "stderr": r.stderr, "ess": r.diagnostics["ess"],
                            "reliable": r.reliable, "base": r.diagnostics["base_rate"]}
@@ -179,15 +193,11 @@ def restoration_figure(rbm, mps, test, path: Path, args) -> dict:
     MPS conditional samples; returns the seconds each sampler took."""
     digits = test[:SHOWN]
     known = known_mask((28, 28), "lower").to(digits.device)
-    start = time.perf_counter()
-    by_rbm = rbm.gibbs_conditional_sample(digits.repeat(2, 1), known,
-                                          steps=args.gibbs_steps,
-                                          generator=torch.Generator(args.device).manual_seed(5))
-    rbm_seconds = time.perf_counter() - start
-    start = time.perf_counter()
-    by_mps = mps.conditional_sample(digits.repeat(2, 1), known,
-                                    generator=torch.Generator(args.device).manual_seed(6))
-    mps_seconds = time.perf_counter() - start
+    by_rbm, rbm_seconds = timed(lambda: rbm.gibbs_conditional_sample(
+        digits.repeat(2, 1), known, steps=args.gibbs_steps, generator=stream(args, 5)),
+        args.device)
+    by_mps, mps_seconds = timed(lambda: mps.conditional_sample(
+        digits.repeat(2, 1), known, generator=stream(args, 6)), args.device)
     hidden = torch.where(known, digits.double(), 0.5)
     rows = torch.cat([digits.double(), hidden, by_rbm.double(), by_mps.double()]).cpu()
     labels = ["original", "lower half hidden", "RBM Gibbs 1", "RBM Gibbs 2",

@@ -58,7 +58,6 @@ def chi_square_pvalue(counts, probabilities, min_expected: float = 5.0) -> float
     return float(scipy.stats.chisquare(obs, exp).pvalue)
 
 
-
 def assert_conditional_samples_exact(model, given, known, num: int, seed: int) -> None:
     """``num`` conditional samples of ``model`` for each row of ``given`` ``(n,)`` or
     ``(R, n)`` with ``known`` (one mask ``(n,)`` for every row, or a mask per row
@@ -93,6 +92,7 @@ def run_torchrun(nproc: int, arguments: list[str], timeout: float,
          str(nproc), "--master-addr", "127.0.0.1", "--master-port", str(free_port()),
          "-m", "tnborn", *arguments],
         capture_output=True, text=True, timeout=timeout, env=env)
+
 
 class TableModel(GenerativeModel):
     """An exact distribution given by ln-weights of all 2^n configurations."""
