@@ -17,8 +17,9 @@ HOST_EIGH_MAX = 128
 def truncation_rank(s: torch.Tensor, max_bond: int, cutoff: float) -> int:
     """Number of singular values kept: ``s_i >= cutoff * s_max``, at most ``max_bond``,
     at least 1. ``s`` is sorted in decreasing order."""
-    kept = int((s >= cutoff * s[0]).sum()) if s.numel() else 0
-    return max(1, min(kept, max_bond))
+    if cutoff == 0 or not s.numel():
+        return max(1, min(s.numel(), max_bond))
+    return max(1, min(int((s >= cutoff * s[0]).sum()), max_bond))
 
 
 def truncated_svd(matrix: torch.Tensor, max_bond: int, cutoff: float):

@@ -24,6 +24,12 @@ step takes the best t of a geometric grid (:data:`GRID`: ratio sqrt 2 around t =
 elsewhere; of near ties the shortest; lengths beyond ``max_step`` are cut to it); phi
 never rises (t = 0 is kept when no grid point lowers it), and several steps per bond end
 as soon as one gains less than :data:`STEP_GAIN` nats.
+
+phi(0) of an update is the NLL of the network as the previous update left it, up to the
+scale of the environments: ``scale`` (this rank's sum_b w_b ln c_b, with c_b the factor
+the amplitudes psi_b lack because the environments' rows were renormalized) is summed
+with the grid's values, so that the NLL  phi(0) - 2 scale  of one update can be compared
+with another's (:class:`PendingSplit`).
 """
 
 from __future__ import annotations
@@ -64,7 +70,7 @@ class MatrixProblem:
 
 
 def _nonzero(psi: torch.Tensor) -> torch.Tensor:
-    return torch.where(psi == 0, tiny(psi.real.dtype), psi)
+    return psi if bool(psi.all()) else torch.where(psi == 0, tiny(psi.real.dtype), psi)
 
 
 def step_and_split(merged: torch.Tensor, problem, options, split,
@@ -85,14 +91,55 @@ def step_and_split(merged: torch.Tensor, problem, options, split,
             psi = _nonzero(problem.amplitudes(merged))
             merged = capped_step(merged, problem.grad_term(psi), options)
         return split(merged)
-    stepped, before = line_search_steps(merged, problem, options)
+    stepped, before, _ = line_search_steps(merged, problem, options)
     factors = split(stepped)
-    if stepped is merged or _full_rank(factors):
+    if not needs_check(stepped, merged, factors):
         return factors
-    truncated = product(factors).reshape(merged.shape)
-    if _local_nll(problem, truncated, options.collective) > _tie_bound(before):
+    if truncated_nll(problem, factors, merged.shape, options.collective, product) \
+            > tie_bound(before):
         return split(merged)
     return factors
+
+
+def needs_check(stepped: torch.Tensor, merged: torch.Tensor, factors) -> bool:
+    """Whether the split ``factors`` of ``stepped`` (the line search's result on
+    ``merged``) must be checked: a step was taken and the split truncated it."""
+    return stepped is not merged and not _full_rank(factors)
+
+
+def truncated_nll(problem, factors, shape, collective,
+                  product=lambda factors: factors[0] @ factors[1]) -> float:
+    """phi of the truncated tensor ``product(factors)`` (reshaped to ``shape``) in the
+    frame of ``problem``."""
+    return _local_nll(problem, product(factors).reshape(shape), collective)
+
+
+class PendingSplit:
+    """A line-searched update of a full-batch sweep whose truncated split is in the
+    network but not yet checked. The next update's line search gives the NLL the split
+    left, ``phi(0) - 2 scale`` (module docstring), at no cost; :meth:`fails` compares it
+    with the NLL before the step. :meth:`check` does the same at once, from this update's
+    own local problem (the end of a sweep, or a next update that tried no step).
+
+    ``before``: phi(merged) in the frame of ``problem``; ``scale``: that frame's summed
+    scale; ``undo()`` puts ``split(merged)`` in the network in place of the checked split.
+    """
+
+    def __init__(self, before: float, scale: float, problem, factors, shape, undo):
+        self.before, self.scale, self.problem = before, scale, problem
+        self.factors, self.shape, self.undo = factors, shape, undo
+
+    def fails(self, nll_now: float) -> bool:
+        """Whether the network's NLL ``nll_now`` lies above the NLL before the step."""
+        return nll_now > tie_bound(self.before - 2 * self.scale)
+
+    def check(self, collective) -> bool:
+        """Whether the split raised the NLL (undone then)."""
+        failed = truncated_nll(self.problem, self.factors, self.shape, collective) \
+            > tie_bound(self.before)
+        if failed:
+            self.undo()
+        return failed
 
 
 def _full_rank(factors) -> bool:
@@ -104,17 +151,17 @@ def _full_rank(factors) -> bool:
 
 def _log_abs(psi: torch.Tensor) -> torch.Tensor:
     """ln |psi| (no underflow of |psi|^2; -inf where psi = 0)."""
-    return torch.log(psi.abs())
+    return psi.abs().log_()
 
 
 def _local_nll(problem, tensor: torch.Tensor, collective) -> float:
     """phi(tensor) of the local problem, summed over ``collective``: the exact local NLL
     of the network with ``tensor`` in place of the merged one (any norm)."""
-    local = collective.sum(-2 * (_log_abs(problem.amplitudes(tensor)) @ problem.weights))
-    return float(local) + 2 * math.log(float(torch.linalg.vector_norm(tensor)))
+    local = collective.sum(_log_abs(problem.amplitudes(tensor)) @ problem.weights)
+    return -2 * float(local) + 2 * math.log(float(torch.linalg.vector_norm(tensor)))
 
 
-def _tie_bound(phi: float) -> float:
+def tie_bound(phi: float) -> float:
     """The largest value that counts as equal to ``phi`` (:data:`TIE`)."""
     return phi + TIE * (1 + abs(phi))
 
@@ -123,14 +170,16 @@ def _shortest_best(phi: list[float]) -> int:
     """Index of the first (shortest) grid point within :data:`TIE` of the lowest phi:
     so that sums differing by rounding alone (one process or several ranks) pick the
     same step, and a flat line keeps t = 0."""
-    bound = _tie_bound(min(phi))
+    bound = tie_bound(min(phi))
     return next(i for i, value in enumerate(phi) if value <= bound)
 
 
-def line_search_steps(merged: torch.Tensor, problem, options):
+def line_search_steps(merged: torch.Tensor, problem, options, scale=None):
     """Up to ``options.steps_per_bond`` line-searched steps on the unit-norm ``merged``;
-    returns the new unit-norm tensor (``merged`` itself if no step was taken) and
-    phi(merged) (None if no step was tried).
+    returns the new unit-norm tensor (``merged`` itself if no step was taken),
+    phi(merged) (None if no step was tried) and ``scale`` (a 0-d tensor of this rank's
+    rows, or None for 0) summed over the ranks with the first step's phi values (0.0 if
+    no step was tried).
 
     ``options.max_step`` caps |M(t) - M| as in the fixed step; the gradient terms and
     the phi values are summed over ``options.collective``. The grid's few scalars are
@@ -139,11 +188,11 @@ def line_search_steps(merged: torch.Tensor, problem, options):
     collective = options.collective
     weights = problem.weights
     psi = problem.amplitudes(merged)
-    start = None
+    start, scale_sum = None, 0.0
     for step in range(options.steps_per_bond):
         psi = _nonzero(psi)
         direction = collective.sum(problem.grad_term(psi)).conj() - merged  # H - M
-        largest = float(direction.abs().amax())
+        largest = float(torch.linalg.vector_norm(direction, math.inf))
         if not math.isfinite(largest):
             raise FloatingPointError("training diverged: a merged tensor became non-finite")
         if largest == 0:
@@ -159,9 +208,14 @@ def line_search_steps(merged: torch.Tensor, problem, options):
         e = problem.amplitudes(direction)
         overlap = float(torch.vdot(merged.flatten(), direction.flatten()).real)
         line = torch.addr(psi.expand(len(u), -1), psi.new_tensor(u), e)
-        local = -2 * (_log_abs(line) @ weights)
+        local = _log_abs(line) @ weights
+        if start is None and scale is not None:
+            local = torch.cat((local, scale.view(1)))
+        sums = collective.sum(local).tolist()
+        if start is None and scale is not None:
+            scale_sum = sums.pop()
         norms = [1 + 2 * overlap * value + value * value for value in u]  # |M + u e|^2
-        phi = [a + math.log(b) for a, b in zip(collective.sum(local).tolist(), norms)]
+        phi = [-2 * a + math.log(b) for a, b in zip(sums, norms)]
         if start is None:
             start = phi[0]
         best = _shortest_best(phi)
@@ -172,4 +226,4 @@ def line_search_steps(merged: torch.Tensor, problem, options):
         if phi[0] - phi[best] < STEP_GAIN or step + 1 == options.steps_per_bond:
             break
         psi = torch.add(psi, e, alpha=u[best]).div_(norm)
-    return merged, start
+    return merged, start, scale_sum

@@ -165,7 +165,8 @@ def fit_by_sweeps(model, data: torch.Tensor, *, make_learner: Callable, schedule
                   generator, max_seconds: float | None, checkpoint, checkpoint_every,
                   resume, desc: str, val_data=None, patience=None, tol=None,
                   clock: str = "wall", collective: Collective = SINGLE) -> list[dict]:
-    """Run ``sweeps`` passes of ``learner.update(*step, rows, weights)`` over ``schedule``.
+    """Run ``sweeps`` passes of ``learner.update(*step, rows, weights)`` over ``schedule``,
+    each ended by ``learner.settle()`` (checks the learner has left pending).
 
     The learner works on a plain list of the model's tensors, canonical at
     ``start_center`` (the model is brought there unless resuming); ``center_after(step)``
@@ -231,6 +232,7 @@ def fit_by_sweeps(model, data: torch.Tensor, *, make_learner: Callable, schedule
                     if loop.tick():
                         out_of_time = index + 1 < len(schedule)
                         break
+                learner.settle()
                 seconds = loop.end_pass()
                 model._replace_tensors(tensors, center, canonical=True)
                 if collective.active and not options.broadcast_split:

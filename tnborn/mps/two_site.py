@@ -7,9 +7,15 @@ At the centre pair (k, k+1) the two tensors are merged::
     l ---M-------- r        M: (D_l, d*d, D_r),  psi(x_b) = L_b M[:, (x_k, x_k+1), :] R_b
 
 L_b (the row vector of sites < k) and R_b (the column vector of sites > k+1) are cached
-per training configuration. Their scale is irrelevant (the gradient term Psi'_b / psi_b
-does not depend on it), so they are only renormalized every few sites to stay clear of
-under- and overflow. With ||M|| = 1 (so Z = 1) the gradient of the weighted mean NLL is
+per training configuration. Their scale is irrelevant to a step (the gradient term
+Psi'_b / psi_b does not depend on it), so they are only renormalized every few sites to
+stay clear of under- and overflow; the logarithms of the factors divided out are kept per
+row (``left_log``, ``right_log``), so that the NLL a line search sees at one pair can be
+compared with another pair's: in a full-batch sweep the truncation check of a
+line-searched update is the next update's phi(0)
+(:class:`~tnborn.local_steps.PendingSplit`), not one more amplitude evaluation (and,
+across ranks, one more collective). With ||M|| = 1 (so Z = 1) the gradient of the
+weighted mean NLL is
 
     dNLL/dM* = M - conj(G),   G = sum_b w_b  (L_b (x) e_{x_k x_k+1} (x) R_b) / psi_b
 
@@ -28,7 +34,7 @@ from __future__ import annotations
 import torch
 
 from ..backend import tiny
-from ..local_steps import step_and_split
+from ..local_steps import PendingSplit, line_search_steps, needs_check, step_and_split
 from ..sweeps import UpdateOptions, split_toward
 from .pair_problems import DensePairProblem, GroupedPairProblem
 
@@ -38,9 +44,12 @@ _RENORMALIZE_EVERY = 8
 DENSE_MAX = 128
 
 
-def _normalize_rows(v: torch.Tensor) -> torch.Tensor:
-    norm = torch.linalg.vector_norm(v, dim=1, keepdim=True)
-    return v / norm.clamp_min(tiny(v.dtype))
+def _normalize_rows(v: torch.Tensor, log: torch.Tensor | None):
+    """``v (B, D)`` with unit rows, and ``log (B,)`` (None: zeros) plus the logarithms
+    of the norms divided out."""
+    norm = torch.linalg.vector_norm(v, dim=1, keepdim=True).clamp_min(tiny(v.real.dtype))
+    divided = norm.log().view(-1)
+    return v / norm, divided if log is None else log + divided
 
 
 class TwoSiteLearner:
@@ -73,6 +82,10 @@ class TwoSiteLearner:
         self.right: list[torch.Tensor | None] = [None] * (n + 1)
         self.left[0] = ones
         self.right[n] = ones
+        # ln of the factor each row of left[k] / right[k] lacks (None: none, or unused)
+        self.left_log: list[torch.Tensor | None] = [None] * (n + 1)
+        self.right_log: list[torch.Tensor | None] = [None] * (n + 1)
+        self._pending: PendingSplit | None = None
         for k in range(center):
             self._extend_left(k)
         for k in range(n - 1, center + 1, -1):
@@ -107,7 +120,10 @@ class TwoSiteLearner:
         dl, d, dr = a.shape
         w = (self.left[k] @ a.reshape(dl, d * dr)).view(-1, dr)
         v = w.index_select(0, self.site_rows[k])
-        self.left[k + 1] = _normalize_rows(v) if k % _RENORMALIZE_EVERY == 0 else v
+        if k % _RENORMALIZE_EVERY == 0:
+            self.left[k + 1], self.left_log[k + 1] = _normalize_rows(v, self.left_log[k])
+        else:
+            self.left[k + 1], self.left_log[k + 1] = v, self.left_log[k]
 
     def _extend_right(self, k: int) -> None:
         """right[k] from right[k+1] and the (right-isometric) site k."""
@@ -115,7 +131,17 @@ class TwoSiteLearner:
         dl, d, dr = a.shape
         w = (self.right[k + 1] @ a.permute(2, 1, 0).reshape(dr, d * dl)).view(-1, dl)
         v = w.index_select(0, self.site_rows[k])
-        self.right[k] = _normalize_rows(v) if k % _RENORMALIZE_EVERY == 0 else v
+        if k % _RENORMALIZE_EVERY == 0:
+            self.right[k], self.right_log[k] = _normalize_rows(v, self.right_log[k + 1])
+        else:
+            self.right[k], self.right_log[k] = v, self.right_log[k + 1]
+
+    def _scale(self, k: int, weights: torch.Tensor) -> torch.Tensor | None:
+        """sum_b w_b ln c_b of pair k's environments (0-d; None for 0)."""
+        logs = [t for t in (self.left_log[k], self.right_log[k + 2]) if t is not None]
+        if not logs:
+            return None
+        return (logs[0] if len(logs) == 1 else logs[0] + logs[1]) @ weights
 
     # ------------------------------------------------------------------ update
     def update(self, k: int, moving_right: bool, rows: torch.Tensor | None,
@@ -123,25 +149,58 @@ class TwoSiteLearner:
         """Gradient step(s) on the merged pair (k, k+1), split, move the centre.
 
         ``rows``: indices of the configurations in this batch (None: all), ``weights``:
-        their weights, summing to 1.
+        their weights, summing to 1. A full-batch line-searched update leaves the check
+        of its truncated split to the next update, or to :meth:`settle`.
         """
         opts = self.options
         a, b = self.tensors[k], self.tensors[k + 1]
         (dl, d, dm), dr = a.shape, b.shape[2]
         merged = (a.reshape(dl * d, dm) @ b.reshape(dm, d * dr)).view(dl, d * d, dr)
         side = "left" if moving_right else "right"
+
+        def split(m):
+            return split_toward(m.reshape(dl * d, d * dr), opts, side)
+
+        problem = self._problem(k, rows, weights)
+        if rows is not None or opts.lr is not None:
+            self._commit(k, moving_right, step_and_split(merged, problem, opts, split))
+            return
+        stepped, before, scale = line_search_steps(merged, problem, opts,
+                                                   self._scale(k, weights))
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            failed = pending.check(opts.collective) if before is None \
+                else pending.fails(before - 2 * scale)
+            if failed:
+                if before is not None:
+                    pending.undo()
+                return self.update(k, moving_right, rows, weights)
+        factors = split(stepped)
+        if needs_check(stepped, merged, factors):
+            self._pending = PendingSplit(
+                before, scale, problem, factors, merged.shape,
+                lambda: self._commit(k, moving_right, split(merged)))
+        self._commit(k, moving_right, factors)
+
+    def settle(self) -> None:
+        """Check the last update's truncated split now (the end of a sweep)."""
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.check(self.options.collective)
+
+    def _commit(self, k: int, moving_right: bool, factors) -> None:
+        """The split ``factors`` of pair k in the network; the centre moves on."""
+        left, right = factors
+        (dl, d, _), dr = self.tensors[k].shape, self.tensors[k + 1].shape[2]
         # the new tensors are stored contiguous, as loaded ones are, so that a run resumed
         # from a checkpoint repeats the arithmetic of the run it continues exactly
-        left, right = step_and_split(
-            merged, self._problem(k, rows, weights), opts,
-            lambda m: split_toward(m.reshape(dl * d, d * dr), opts, side))
         self.tensors[k] = left.reshape(dl, d, -1).contiguous()
         self.tensors[k + 1] = right.reshape(-1, d, dr).contiguous()
         if moving_right:
             if k + 2 < self.n_sites:
-                self.right[k + 2] = None
+                self.right[k + 2] = self.right_log[k + 2] = None
             self._extend_left(k)
         else:
             if k > 0:
-                self.left[k] = None
+                self.left[k] = self.left_log[k] = None
             self._extend_right(k + 1)

@@ -82,6 +82,9 @@ class TwoNodeLearner:
         else:
             self._update_edge(cut, toward, rows, weights)
 
+    def settle(self) -> None:
+        """Nothing to do at the end of a sweep: every update checks its split at once."""
+
     def _problem(self, left_vectors, right_vectors, rows, weights) -> MatrixProblem:
         """The local problem of the batch: its environments on both sides."""
         if rows is not None:
