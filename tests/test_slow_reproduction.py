@@ -29,8 +29,8 @@ def _script_module(filename):
 @pytest.mark.parametrize("bond, target, sweeps", [(10, 95.19, 30), (20, 77.10, 80)])
 def test_han_fig3_nll_by_fit_alone(bond, target, sweeps):
     """``fit`` defaults other than max_bond (the line-searched steps; the stopping rule
-    tol = 1e-3) reach Han et al.'s converged training NLL on 1,000 MNIST images (measured:
-    D = 10 at sweep 12, D = 20 at sweep 42; benchmarks/mps_time_to_nll.py)."""
+    tol = 1e-3) reach Han et al.'s converged training NLL on 1,000 MNIST images (measured
+    on 2026-12-06: D = 10 at sweep 10, D = 20 at sweep 57; benchmarks/mps_time_to_nll.py)."""
     model = MPSBornMachine(784, max_bond=bond, seed=0)
     history = model.fit(mnist(limit=1000, seed=0), sweeps=sweeps, tol=1e-3, progress=False)
     assert min(record["train_nll"] for record in history) <= target
