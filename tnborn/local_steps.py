@@ -122,12 +122,13 @@ class PendingSplit:
     own local problem (the end of a sweep, or a next update that tried no step).
 
     ``before``: phi(merged) in the frame of ``problem``; ``scale``: that frame's summed
-    scale; ``undo()`` puts ``split(merged)`` in the network in place of the checked split.
+    scale; ``undo()`` puts ``split(merged)`` in the network in place of the checked split
+    ``factors``, whose tensor is ``product(factors)``.
     """
 
-    def __init__(self, before: float, scale: float, problem, factors, shape, undo):
+    def __init__(self, before: float, scale: float, problem, factors, shape, undo, product):
         self.before, self.scale, self.problem = before, scale, problem
-        self.factors, self.shape, self.undo = factors, shape, undo
+        self.factors, self.shape, self.undo, self.product = factors, shape, undo, product
 
     def fails(self, nll_now: float) -> bool:
         """Whether the network's NLL ``nll_now`` lies above the NLL before the step."""
@@ -135,11 +136,49 @@ class PendingSplit:
 
     def check(self, collective) -> bool:
         """Whether the split raised the NLL (undone then)."""
-        failed = truncated_nll(self.problem, self.factors, self.shape, collective) \
-            > tie_bound(self.before)
+        failed = truncated_nll(self.problem, self.factors, self.shape, collective,
+                               self.product) > tie_bound(self.before)
         if failed:
             self.undo()
         return failed
+
+
+class DeferredChecks:
+    """Line-searched updates of a full-batch sweep, each leaving the check of its
+    truncated split to the next one (:class:`PendingSplit`); a learner calls
+    :meth:`update` for every update and :meth:`settle` at the end of a sweep."""
+
+    def __init__(self, options):
+        self.options = options
+        self.pending: PendingSplit | None = None
+
+    def update(self, merged: torch.Tensor, problem, scale, split, commit, redo,
+               product=lambda factors: factors[0] @ factors[1]) -> None:
+        """Line search on ``merged`` (``scale``: this frame's 0-d sum_b w_b ln c_b, or
+        None), then ``commit(split(stepped))``. When the step shows that the previous
+        update's split raised the NLL, that split is undone and ``redo()`` (the caller's
+        update again, from the network as it is then) runs instead."""
+        collective = self.options.collective
+        stepped, before, total = line_search_steps(merged, problem, self.options, scale)
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            failed = pending.check(collective) if before is None \
+                else pending.fails(before - 2 * total)
+            if failed:
+                if before is not None:
+                    pending.undo()
+                return redo()
+        factors = split(stepped)
+        if needs_check(stepped, merged, factors):
+            self.pending = PendingSplit(before, total, problem, factors, merged.shape,
+                                        lambda: commit(split(merged)), product)
+        commit(factors)
+
+    def settle(self) -> None:
+        """Check the last update's truncated split now."""
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            pending.check(self.options.collective)
 
 
 def _full_rank(factors) -> bool:

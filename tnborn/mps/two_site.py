@@ -13,7 +13,7 @@ stay clear of under- and overflow; the logarithms of the factors divided out are
 row (``left_log``, ``right_log``), so that the NLL a line search sees at one pair can be
 compared with another pair's: in a full-batch sweep the truncation check of a
 line-searched update is the next update's phi(0)
-(:class:`~tnborn.local_steps.PendingSplit`), not one more amplitude evaluation (and,
+(:class:`~tnborn.local_steps.DeferredChecks`), not one more amplitude evaluation (and,
 across ranks, one more collective). With ||M|| = 1 (so Z = 1) the gradient of the
 weighted mean NLL is
 
@@ -34,7 +34,7 @@ from __future__ import annotations
 import torch
 
 from ..backend import tiny
-from ..local_steps import PendingSplit, line_search_steps, needs_check, step_and_split
+from ..local_steps import DeferredChecks, step_and_split
 from ..sweeps import UpdateOptions, split_toward
 from .pair_problems import DensePairProblem, GroupedPairProblem
 
@@ -85,7 +85,7 @@ class TwoSiteLearner:
         # ln of the factor each row of left[k] / right[k] lacks (None: none, or unused)
         self.left_log: list[torch.Tensor | None] = [None] * (n + 1)
         self.right_log: list[torch.Tensor | None] = [None] * (n + 1)
-        self._pending: PendingSplit | None = None
+        self._checks = DeferredChecks(options)
         for k in range(center):
             self._extend_left(k)
         for k in range(n - 1, center + 1, -1):
@@ -161,32 +161,19 @@ class TwoSiteLearner:
         def split(m):
             return split_toward(m.reshape(dl * d, d * dr), opts, side)
 
+        def commit(factors):
+            self._commit(k, moving_right, factors)
+
         problem = self._problem(k, rows, weights)
         if rows is not None or opts.lr is not None:
-            self._commit(k, moving_right, step_and_split(merged, problem, opts, split))
+            commit(step_and_split(merged, problem, opts, split))
             return
-        stepped, before, scale = line_search_steps(merged, problem, opts,
-                                                   self._scale(k, weights))
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            failed = pending.check(opts.collective) if before is None \
-                else pending.fails(before - 2 * scale)
-            if failed:
-                if before is not None:
-                    pending.undo()
-                return self.update(k, moving_right, rows, weights)
-        factors = split(stepped)
-        if needs_check(stepped, merged, factors):
-            self._pending = PendingSplit(
-                before, scale, problem, factors, merged.shape,
-                lambda: self._commit(k, moving_right, split(merged)))
-        self._commit(k, moving_right, factors)
+        self._checks.update(merged, problem, self._scale(k, weights), split, commit,
+                            lambda: self.update(k, moving_right, rows, weights))
 
     def settle(self) -> None:
         """Check the last update's truncated split now (the end of a sweep)."""
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            pending.check(self.options.collective)
+        self._checks.settle()
 
     def _commit(self, k: int, moving_right: bool, factors) -> None:
         """The split ``factors`` of pair k in the network; the centre moves on."""

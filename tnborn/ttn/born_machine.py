@@ -194,7 +194,7 @@ class TTNBornMachine(TensorNetworkBornMachine):
 
     def _log_abs_amplitudes(self, tensors, x):
         sites = contraction.one_hot(x, self.local_dim, tensors[0].dtype)
-        return contraction.upward(self.tree, tensors, sites)[0]
+        return contraction.log_abs_amplitudes(self.tree, tensors, sites)
 
     def _shift_center(self, tensors, start, stop) -> None:
         canonical.shift_center(self.tree, tensors, start, stop)

@@ -45,13 +45,11 @@ def child_vector(child: Child, sites: torch.Tensor, nodes: list) -> torch.Tensor
     return sites[:, child.index] if child.is_site else nodes[child.index]
 
 
-def upward(tree: Tree, tensors: list[torch.Tensor], sites: torch.Tensor,
-           keep: bool = False):
-    """Contract the tree with one-hot ``sites`` ``(B, n, d)`` from the leaves up.
-
-    Returns ``(ln|psi|, vectors)``: the log-amplitudes ``(B,)`` of the state as it
-    stands, and (if ``keep``) the normalized up vector of every node, else None.
-    """
+def log_abs_amplitudes(tree: Tree, tensors: list[torch.Tensor],
+                       sites: torch.Tensor) -> torch.Tensor:
+    """ln |psi| ``(B,)`` of the state as it stands, contracting the tree with one-hot
+    ``sites`` ``(B, n, d)`` from the leaves up (each node's vectors normalized per sample,
+    their logarithms summed)."""
     vectors: list[torch.Tensor | None] = [None] * tree.n_nodes
     log_scale = torch.zeros(sites.shape[0], dtype=sites.real.dtype, device=sites.device)
     for v, (first, second) in enumerate(tree.children):
@@ -59,11 +57,10 @@ def upward(tree: Tree, tensors: list[torch.Tensor], sites: torch.Tensor,
         b = child_vector(second, sites, vectors)
         vectors[v], norm = normalize_rows(leg_vector(tensors[v], 2, a, b))
         log_scale += torch.log(norm)
-        if not keep:
-            for child in (first, second):
-                if not child.is_site:
-                    vectors[child.index] = None
-    return log_scale, (vectors if keep else None)
+        for child in (first, second):
+            if not child.is_site:
+                vectors[child.index] = None
+    return log_scale
 
 
 def log_norm(tree: Tree, tensors: list[torch.Tensor]) -> torch.Tensor:

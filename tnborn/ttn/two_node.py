@@ -21,19 +21,22 @@ contributes its physical leg. With ||M|| = 1 (canonical form, Z = 1)
 
 the step is ``M <- M - 2 lr (M - conj(G))``, capped to ``|step| <= max_step |M|``, then M
 is renormalized and split by a truncated SVD, the singular values going to the node the
-centre moves to. Only vectors that point towards the centre are kept up to date; an
-update changes exactly one of them per sample (the one leaving the updated edge on the
-side the centre leaves), at O(B D^3) cost, so a sweep costs O(n B D^4) with the
-gradient's outer products included.
+centre moves to. Every cached vector is normalized per sample; the logarithm of the
+factor it lacks is kept beside it (``up_log``, ``down_log``), so that a full-batch
+line-searched update can take its truncation check from the next update's line search
+(:class:`~tnborn.local_steps.DeferredChecks`). Only vectors that point towards the
+centre are kept up to date; an update changes exactly one of them per sample (the one
+leaving the updated edge on the side the centre leaves), at O(B D^3) cost, so a sweep
+costs O(n B D^4) with the gradient's outer products included.
 """
 
 from __future__ import annotations
 
 import torch
 
-from ..local_steps import MatrixProblem, step_and_split
+from ..local_steps import DeferredChecks, MatrixProblem, step_and_split
 from ..sweeps import UpdateOptions, split_merged, split_toward
-from .contraction import child_vector, leg_vector, normalize_rows, one_hot, upward
+from .contraction import child_vector, leg_vector, normalize_rows, one_hot
 from .tree import Child, Tree
 
 
@@ -58,16 +61,46 @@ class TwoNodeLearner:
         self.tensors = tensors
         self.options = options
         self.sites = one_hot(data, local_dim, tensors[0].dtype)
-        self.up = upward(tree, tensors, self.sites, keep=True)[1]
-        self.down: list[torch.Tensor | None] = [None] * tree.n_nodes
+        n = tree.n_nodes
+        self.up: list[torch.Tensor | None] = [None] * n
+        self.down: list[torch.Tensor | None] = [None] * n
+        # ln of the factor each sample's up / down vector lacks
+        self.up_log: list[torch.Tensor | None] = [None] * n
+        self.down_log: list[torch.Tensor | None] = [None] * n
+        for v in range(n):  # children before parents
+            self._refresh_up(v)
+        self._checks = DeferredChecks(options)
 
     def _vector(self, child: Child) -> torch.Tensor:
         return child_vector(child, self.sites, self.up)
 
+    def _log(self, child: Child) -> torch.Tensor | None:
+        return None if child.is_site else self.up_log[child.index]
+
     def _refresh_up(self, u: int) -> None:
         first, second = self.tree.children[u]
         vector = leg_vector(self.tensors[u], 2, self._vector(first), self._vector(second))
-        self.up[u] = normalize_rows(vector)[0]
+        self.up[u], norm = normalize_rows(vector)
+        self.up_log[u] = _total([torch.log(norm), self._log(first), self._log(second)])
+
+    def _set_down(self, u: int, vector: torch.Tensor, logs: list) -> None:
+        self.down[u], norm = normalize_rows(vector)
+        self.down_log[u] = _total([torch.log(norm)] + logs)
+
+    def settle(self) -> None:
+        """Check the last update's truncated split now (the end of a sweep)."""
+        self._checks.settle()
+
+    def _step(self, merged, problem, logs, rows, weights, split, commit, redo,
+              product=lambda factors: factors[0] @ factors[1]) -> None:
+        """The update's step(s) and split, ``commit(factors)`` into the tree: checked at
+        once for a minibatch or a fixed step, else by the next update."""
+        if rows is not None or self.options.lr is not None:
+            commit(step_and_split(merged, problem, self.options, split, product))
+            return
+        scale = _total(logs)
+        self._checks.update(merged, problem, None if scale is None else scale @ weights,
+                            split, commit, redo, product)
 
     def update(self, cut: int, toward: int, rows: torch.Tensor | None,
                weights: torch.Tensor) -> None:
@@ -81,9 +114,6 @@ class TwoNodeLearner:
             self._update_root(toward, rows, weights)
         else:
             self._update_edge(cut, toward, rows, weights)
-
-    def settle(self) -> None:
-        """Nothing to do at the end of a sweep: every update checks its split at once."""
 
     def _problem(self, left_vectors, right_vectors, rows, weights) -> MatrixProblem:
         """The local problem of the batch: its environments on both sides."""
@@ -106,35 +136,51 @@ class TwoNodeLearner:
         problem = self._problem([self._vector(c) for c in tree.children[u]],
                                 [self._vector(sibling), self.down[v]], rows, weights)
         side = "left" if toward == v else "right"
-        uu, vh = step_and_split(merged, problem, self.options,
-                                lambda m: split_toward(m, self.options, side))
-        self.tensors[u] = uu.reshape(d1, d2, -1).contiguous()  # as loaded tensors are
-        new_v = vh.reshape(-1, ds, dp)
-        self.tensors[v] = (new_v.permute(1, 0, 2) if i == 1 else new_v).contiguous()
-        if toward == v:
-            self._refresh_up(u)
-        else:
-            vector = leg_vector(self.tensors[v], i, self._vector(sibling), self.down[v])
-            self.down[u] = normalize_rows(vector)[0]
+
+        def commit(factors):
+            uu, vh = factors
+            self.tensors[u] = uu.reshape(d1, d2, -1).contiguous()  # as loaded tensors are
+            new_v = vh.reshape(-1, ds, dp)
+            self.tensors[v] = (new_v.permute(1, 0, 2) if i == 1 else new_v).contiguous()
+            if toward == v:
+                self._refresh_up(u)
+            else:
+                vector = leg_vector(self.tensors[v], i, self._vector(sibling), self.down[v])
+                self._set_down(u, vector, [self._log(sibling), self.down_log[v]])
+
+        self._step(merged, problem,
+                   [self._log(c) for c in tree.children[u]] + [self._log(sibling),
+                                                               self.down_log[v]],
+                   rows, weights, lambda m: split_toward(m, self.options, side), commit,
+                   lambda: self._update_edge(u, toward, rows, weights))
 
     def _update_root(self, toward: int, rows, weights) -> None:
         tree = self.tree
         root = tree.root
         tops = tree.children[root]
         merged = self.tensors[root][:, :, 0]
-        legs = []
+        legs, logs = [], []
         for side, top in enumerate(tops):
             if top.is_site:
                 legs.append([self._vector(top)])
                 continue
             legs.append([self._vector(c) for c in tree.children[top.index]])
+            logs += [self._log(c) for c in tree.children[top.index]]
             t = self.tensors[top.index]
             matrix = t.reshape(-1, t.shape[2])
             merged = matrix @ merged if side == 0 else merged @ matrix.T
         problem = self._problem(legs[0], legs[1], rows, weights)
-        uu, s, vh = step_and_split(merged, problem, self.options,
-                                   lambda m: split_merged(m, self.options),
-                                   product=lambda f: (f[0] * f[1]) @ f[2])
+        self._step(merged, problem, logs, rows, weights,
+                   lambda m: split_merged(m, self.options),
+                   lambda factors: self._commit_root(toward, *factors),
+                   lambda: self._update_root(toward, rows, weights),
+                   product=lambda f: (f[0] * f[1]) @ f[2])
+
+    def _commit_root(self, toward: int, uu, s, vh) -> None:
+        """The root edge's split ``uu s vh`` into the tree, the centre on ``toward``."""
+        tree = self.tree
+        root = tree.root
+        tops = tree.children[root]
         middle = torch.ones_like(s)
         if _is_node(tops[0], toward):
             uu = uu * s
@@ -154,9 +200,20 @@ class TwoNodeLearner:
             if not top.is_site and top.index != toward:
                 self._refresh_up(top.index)
         if _is_node(tops[0], toward):
-            self.down[toward] = normalize_rows(self._vector(tops[1]) @ core.T)[0]
+            self._set_down(toward, self._vector(tops[1]) @ core.T, [self._log(tops[1])])
         elif _is_node(tops[1], toward):
-            self.down[toward] = normalize_rows(self._vector(tops[0]) @ core)[0]
+            self._set_down(toward, self._vector(tops[0]) @ core, [self._log(tops[0])])
+
+
+def _total(logs: list) -> torch.Tensor | None:
+    """The sum of the given ``(B,)`` tensors (None entries count as zeros; None if all are)."""
+    present = [t for t in logs if t is not None]
+    if not present:
+        return None
+    total = present[0]
+    for t in present[1:]:
+        total = total + t
+    return total
 
 
 def _is_node(child: Child, node: int) -> bool:
