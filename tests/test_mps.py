@@ -821,6 +821,33 @@ def test_deferred_truncation_checks_equal_immediate_ones(network, monkeypatch):
         torch.testing.assert_close(s, t, rtol=0, atol=1e-12)
 
 
+def test_a_deferred_check_is_made_at_once_when_the_next_update_takes_no_step():
+    """At a fixed point (H = M exactly) the line search tries no step and gives no NLL, so
+    the pending split is checked from its own problem: undone and the update redone when
+    it raised the NLL, kept otherwise (the NLL the next update would report, 0 here,
+    would keep it in both cases)."""
+    from tnborn.local_steps import DeferredChecks, MatrixProblem, PendingSplit
+    from tnborn.sweeps import update_options
+
+    options = update_options(lr="line_search", max_step=0.5, steps_per_bond=1, max_bond=2,
+                             cutoff=0.0)
+    e0 = torch.tensor([[1.0, 0.0]], dtype=torch.float64)
+    problem = MatrixProblem(e0, e0, torch.ones(1, dtype=torch.float64))
+    merged = e0.T @ e0  # psi = 1 and G = M: the fixed point, whose phi is 0
+    eye = torch.eye(2, dtype=torch.float64)
+    pending_split = torch.diag(torch.tensor([0.1, 1.0], dtype=torch.float64))  # phi 4.62
+    for before, undone in ((1.0, True), (10.0, False)):
+        events = []
+        checks = DeferredChecks(options)
+        checks.pending = PendingSplit(before, 0.0, problem, (pending_split, eye), (2, 2),
+                                      lambda: events.append("undo"), lambda f: f[0] @ f[1])
+        checks.update(merged, problem, None, lambda m: (m, eye),
+                      lambda factors: events.append("commit"),
+                      lambda: events.append("redo"))
+        assert events == (["undo", "redo"] if undone else ["commit"])
+        assert checks.pending is None
+
+
 @pytest.mark.parametrize("network", ["mps", "ttn"])
 def test_tol_ends_the_sweeps_at_the_first_small_gain(network):
     from tnborn import TTNBornMachine

@@ -135,12 +135,9 @@ class PendingSplit:
         return nll_now > tie_bound(self.before - 2 * self.scale)
 
     def check(self, collective) -> bool:
-        """Whether the split raised the NLL (undone then)."""
-        failed = truncated_nll(self.problem, self.factors, self.shape, collective,
-                               self.product) > tie_bound(self.before)
-        if failed:
-            self.undo()
-        return failed
+        """Whether the split raised the NLL, from this update's local problem."""
+        return truncated_nll(self.problem, self.factors, self.shape, collective,
+                             self.product) > tie_bound(self.before)
 
 
 class DeferredChecks:
@@ -165,8 +162,7 @@ class DeferredChecks:
             failed = pending.check(collective) if before is None \
                 else pending.fails(before - 2 * total)
             if failed:
-                if before is not None:
-                    pending.undo()
+                pending.undo()
                 return redo()
         factors = split(stepped)
         if needs_check(stepped, merged, factors):
@@ -178,7 +174,8 @@ class DeferredChecks:
         """Check the last update's truncated split now."""
         if self.pending is not None:
             pending, self.pending = self.pending, None
-            pending.check(self.options.collective)
+            if pending.check(self.options.collective):
+                pending.undo()
 
 
 def _full_rank(factors) -> bool:
