@@ -14,7 +14,12 @@ hidden 64, Z2, 3,000 steps of batch 1,000 at lr 1e-3, beta annealed by 0.99) on 
 ``--waits`` prints, per configuration, what the sweep's collectives cost: rank 0's
 number of them and its seconds waiting in them and in the all-gather (cProfile), the
 sweep of the two halves of the rows as independent processes side by side, and
-``Collective.sum`` of 19 and 4,096 numbers between idle ranks.
+``Collective.sum`` of 19 and 4,096 numbers between idle ranks; then, from a sweep with
+every ``Collective.sum`` timed on every rank (no profiler), per message size the
+median and mean time in the call, the calls in which every rank spent over 2 ms (the
+exchange itself was slow, not one rank late) and the mean gap between the ranks' times
+of computing before a call. ``--pin`` pins rank r to CPU r (``os.sched_setaffinity``)
+in every configuration.
 
 ``--memory-table`` prints only the memory model of docs/distributed.md: the cached
 environments of a two-site sweep, n vectors of D float64 per training row (left of the
@@ -68,6 +73,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="print the memory model only")
     parser.add_argument("--waits", action="store_true",
                         help="only what the collectives of the sweep cost")
+    parser.add_argument("--pin", action="store_true", help="pin rank r to CPU r")
     parser.add_argument("--lr", default=str(FIXED_LR["mps"]),
                         help="the sweeps' step: a number (default: the fixed step of the "
                              "earlier default, with which docs/distributed.md's table was "
@@ -106,12 +112,26 @@ def mnist_rows(count: int) -> torch.Tensor:
     return torch.cat(rows)[:count].reshape(count, -1)
 
 
+#: set (inherited by the spawned ranks) when ``--pin`` asks for rank r on CPU r
+PIN_VARIABLE = "TNBORN_BENCHMARK_PIN"
+
+
+def _pin_rank() -> None:
+    """With ``--pin``: this rank's process on CPU rank mod the CPUs it may use."""
+    if os.environ.get(PIN_VARIABLE) == "1":
+        import torch.distributed as dist
+
+        cpus = sorted(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {cpus[dist.get_rank() % len(cpus)]})
+
+
 def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def sweep_rank(images: int, bond: int, lr) -> dict:
     """On each rank: one warm-up and one timed full sweep on this rank's rows."""
+    _pin_rank()
     import torch.distributed as dist
 
     rank, world = dist.get_rank(), dist.get_world_size()
@@ -131,6 +151,7 @@ C10D = "torch._C._distributed_c10d"
 
 def profiled_sweep_rank(images: int, bond: int, lr) -> dict:
     """On each rank: a timed sweep under cProfile; the collectives' count and seconds."""
+    _pin_rank()
     import cProfile
     import pstats
 
@@ -152,6 +173,7 @@ def profiled_sweep_rank(images: int, bond: int, lr) -> dict:
 
 def half_rank(images: int, bond: int, lr) -> float:
     """On each rank, without collectives: a timed sweep of its half of the rows."""
+    _pin_rank()
     import torch.distributed as dist
 
     data = mnist_rows(images)[dist.get_rank()::dist.get_world_size()]
@@ -164,6 +186,7 @@ def half_rank(images: int, bond: int, lr) -> float:
 
 def collective_rank() -> dict:
     """Milliseconds per ``Collective.sum`` of 19 and 4,096 float64 numbers."""
+    _pin_rank()
     from tnborn.distributed import resolve_collective
 
     collective = resolve_collective(True, None)
@@ -179,6 +202,62 @@ def collective_rank() -> dict:
     return out
 
 
+#: a collective in which every rank spent longer than this was slow in itself
+SLOW_SECONDS = 2e-3
+
+
+def timed_sweep_rank(images: int, bond: int, lr) -> dict:
+    """On each rank: a sweep with every ``Collective.sum`` timed: (seconds computing since
+    the previous call, seconds in the call, numbers summed) per call."""
+    _pin_rank()
+    import torch.distributed as dist
+
+    from tnborn.distributed import Collective
+
+    data = rank_rows(mnist_rows(images), dist.get_rank(), dist.get_world_size())
+    model = MPSBornMachine(784, max_bond=bond, init_bond=bond, seed=0)
+    model.fit(data, sweeps=1, progress=False, distributed=True, lr=lr)
+    calls, plain_sum = [], Collective.sum
+    last = [time.perf_counter()]
+
+    def timed_sum(self, tensor):
+        start = time.perf_counter()
+        out = plain_sum(self, tensor)
+        end = time.perf_counter()
+        calls.append((start - last[0], end - start, tensor.numel()))
+        last[0] = end
+        return out
+
+    Collective.sum = timed_sum
+    try:
+        model.fit(data, sweeps=1, progress=False, distributed=True, lr=lr)
+    finally:
+        Collective.sum = plain_sum
+    return {"calls": calls}
+
+
+def call_statistics(reports: list[dict]) -> dict:
+    """Per message size, over the ranks' timed calls (in the same order on every rank):
+    count, median and mean ms in the call, calls slow on every rank, and the mean gap in ms
+    between the ranks' computing times before a call."""
+    import statistics
+
+    out = {}
+    ranks = [r["calls"] for r in reports]
+    sizes = sorted({size for _, _, size in ranks[0]})
+    for size in sizes:
+        index = [i for i, (_, _, n) in enumerate(ranks[0]) if n == size]
+        waits = [ranks[0][i][1] for i in index]
+        computing = [[calls[i][0] for calls in ranks] for i in index]
+        out[size] = {
+            "calls": len(index), "median_ms": statistics.median(waits) * 1e3,
+            "mean_ms": statistics.mean(waits) * 1e3,
+            "slow_on_every_rank": sum(all(calls[i][1] > SLOW_SECONDS for calls in ranks)
+                                      for i in index),
+            "mean_arrival_gap_ms": statistics.mean(max(c) - min(c) for c in computing) * 1e3}
+    return out
+
+
 def waits(args) -> dict:
     out = {}
     for images in args.images:
@@ -191,6 +270,17 @@ def waits(args) -> dict:
               f"collectives, {rank0['wait']:.1f} s waiting, {rank0['allgather']:.1f} s "
               f"in all-gathers; the shards as independent processes side by side: "
               + ", ".join(f"{h:.1f} s" for h in halves), flush=True)
+        stats = call_statistics(run_local(timed_sweep_rank, args.ranks, images, args.bond,
+                                          args.lr, timeout=3600))
+        out[images]["calls"] = stats
+        for size, row in stats.items():
+            if row["calls"] < 100:  # the few sums of the sweep's start and end
+                continue
+            print(f"  Collective.sum of {size} numbers: {row['calls']} calls, median "
+                  f"{row['median_ms']:.2f} ms, mean {row['mean_ms']:.2f} ms (rank 0), "
+                  f"{row['slow_on_every_rank']} over {SLOW_SECONDS * 1e3:g} ms on every "
+                  f"rank; the ranks arrive {row['mean_arrival_gap_ms']:.2f} ms apart on "
+                  "average", flush=True)
     sums = run_local(collective_rank, args.ranks, timeout=600)[0]
     out["collective_ms"] = sums
     print("Collective.sum between idle ranks: " + ", ".join(
@@ -199,6 +289,7 @@ def waits(args) -> dict:
 
 
 def van_rank(L: int, steps: int) -> dict:
+    _pin_rank()
     model = MADE(L * L, hidden=256, seed=0)
     start = time.perf_counter()
     train_variational(model, Ising2D(L), 0.44, steps=steps, batch_size=1000,
@@ -209,6 +300,7 @@ def van_rank(L: int, steps: int) -> dict:
 
 def van_accuracy_rank(steps: int = 3000) -> dict:
     """The made-L4 run of van_ising_reproduction.py on this rank's share of the batch."""
+    _pin_rank()
     model = MADE(16, hidden=64, seed=0)
     generator = torch.Generator().manual_seed(0)
     start = time.perf_counter()
@@ -238,6 +330,8 @@ def van_accuracy(ranks: int) -> dict:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    if args.pin:
+        os.environ[PIN_VARIABLE] = "1"
     if args.memory_table:
         print(memory_table())
         return {}
