@@ -114,6 +114,18 @@ def truncated_nll(problem, factors, shape, collective,
     return _local_nll(problem, product(factors).reshape(shape), collective)
 
 
+def total_log(logs: list) -> torch.Tensor | None:
+    """The sum of per-sample log-scales ``(B,)`` (None entries count as zeros; None if all
+    are): what a product of cached vectors lacks, from what each of them lacks."""
+    present = [t for t in logs if t is not None]
+    if not present:
+        return None
+    total = present[0]
+    for t in present[1:]:
+        total = total + t
+    return total
+
+
 class PendingSplit:
     """A line-searched update of a full-batch sweep whose truncated split is in the
     network but not yet checked. The next update's line search gives the NLL the split

@@ -34,7 +34,7 @@ from __future__ import annotations
 import torch
 
 from ..backend import tiny
-from ..local_steps import DeferredChecks, step_and_split
+from ..local_steps import DeferredChecks, step_and_split, total_log
 from ..sweeps import UpdateOptions, split_toward
 from .pair_problems import DensePairProblem, GroupedPairProblem
 
@@ -138,10 +138,8 @@ class TwoSiteLearner:
 
     def _scale(self, k: int, weights: torch.Tensor) -> torch.Tensor | None:
         """sum_b w_b ln c_b of pair k's environments (0-d; None for 0)."""
-        logs = [t for t in (self.left_log[k], self.right_log[k + 2]) if t is not None]
-        if not logs:
-            return None
-        return (logs[0] if len(logs) == 1 else logs[0] + logs[1]) @ weights
+        total = total_log([self.left_log[k], self.right_log[k + 2]])
+        return None if total is None else total @ weights
 
     # ------------------------------------------------------------------ update
     def update(self, k: int, moving_right: bool, rows: torch.Tensor | None,

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import torch
 
-from ..local_steps import DeferredChecks, MatrixProblem, step_and_split
+from ..local_steps import DeferredChecks, MatrixProblem, step_and_split, total_log
 from ..sweeps import UpdateOptions, split_merged, split_toward
 from .contraction import child_vector, leg_vector, normalize_rows, one_hot
 from .tree import Child, Tree
@@ -81,11 +81,11 @@ class TwoNodeLearner:
         first, second = self.tree.children[u]
         vector = leg_vector(self.tensors[u], 2, self._vector(first), self._vector(second))
         self.up[u], norm = normalize_rows(vector)
-        self.up_log[u] = _total([torch.log(norm), self._log(first), self._log(second)])
+        self.up_log[u] = total_log([torch.log(norm), self._log(first), self._log(second)])
 
     def _set_down(self, u: int, vector: torch.Tensor, logs: list) -> None:
         self.down[u], norm = normalize_rows(vector)
-        self.down_log[u] = _total([torch.log(norm)] + logs)
+        self.down_log[u] = total_log([torch.log(norm)] + logs)
 
     def settle(self) -> None:
         """Check the last update's truncated split now (the end of a sweep)."""
@@ -98,7 +98,7 @@ class TwoNodeLearner:
         if rows is not None or self.options.lr is not None:
             commit(step_and_split(merged, problem, self.options, split, product))
             return
-        scale = _total(logs)
+        scale = total_log(logs)
         self._checks.update(merged, problem, None if scale is None else scale @ weights,
                             split, commit, redo, product)
 
@@ -203,17 +203,6 @@ class TwoNodeLearner:
             self._set_down(toward, self._vector(tops[1]) @ core.T, [self._log(tops[1])])
         elif _is_node(tops[1], toward):
             self._set_down(toward, self._vector(tops[0]) @ core, [self._log(tops[0])])
-
-
-def _total(logs: list) -> torch.Tensor | None:
-    """The sum of the given ``(B,)`` tensors (None entries count as zeros; None if all are)."""
-    present = [t for t in logs if t is not None]
-    if not present:
-        return None
-    total = present[0]
-    for t in present[1:]:
-        total = total + t
-    return total
 
 
 def _is_node(child: Child, node: int) -> bool:
