@@ -841,7 +841,7 @@ def test_a_deferred_check_is_made_at_once_when_the_next_update_takes_no_step():
         checks = DeferredChecks(options)
         checks.pending = PendingSplit(before, 0.0, problem, (pending_split, eye), (2, 2),
                                       lambda: events.append("undo"), lambda f: f[0] @ f[1])
-        checks.update(merged, problem, None, lambda m: (m, eye),
+        checks.update(merged, problem, None, problem.weights, [], lambda m: (m, eye),
                       lambda factors: events.append("commit"),
                       lambda: events.append("redo"))
         assert events == (["undo", "redo"] if undone else ["commit"])

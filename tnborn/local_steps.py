@@ -153,32 +153,42 @@ class PendingSplit:
 
 
 class DeferredChecks:
-    """Line-searched updates of a full-batch sweep, each leaving the check of its
-    truncated split to the next one (:class:`PendingSplit`); a learner calls
-    :meth:`update` for every update and :meth:`settle` at the end of a sweep."""
+    """The updates of a learner's sweep: :meth:`update` for every one, :meth:`settle` at
+    the end of the sweep. A full-batch line-searched update leaves the check of its
+    truncated split to the next one (:class:`PendingSplit`); a minibatch or fixed-step
+    update is :func:`step_and_split`, checked at once."""
 
     def __init__(self, options):
         self.options = options
         self.pending: PendingSplit | None = None
 
-    def update(self, merged: torch.Tensor, problem, scale, split, commit, redo,
-               product=lambda factors: factors[0] @ factors[1]) -> None:
-        """Line search on ``merged`` (``scale``: this frame's 0-d sum_b w_b ln c_b, or
-        None), then ``commit(split(stepped))``. When the step shows that the previous
-        update's split raised the NLL, that split is undone and ``redo()`` (the caller's
-        update again, from the network as it is then) runs instead."""
-        collective = self.options.collective
-        stepped, before, total = line_search_steps(merged, problem, self.options, scale)
+    def update(self, merged: torch.Tensor, problem, rows, weights, logs, split, commit,
+               redo, product=lambda factors: factors[0] @ factors[1]) -> None:
+        """Step(s) on ``merged``, then ``commit(split(stepped))``.
+
+        ``rows``: the update's batch (None: every row); ``weights`` ``(B,)`` in row order;
+        ``logs``: the per-row log-scales ``(B,)`` (or None) of the cached vectors in
+        ``problem``, whose weighted sum puts this update's phi in the frame of every other.
+        When the step shows that the previous update's split raised the NLL, that split is
+        undone and ``redo()`` (the caller's update again, from the network as it is then)
+        runs instead."""
+        options = self.options
+        if rows is not None or options.lr is not None:
+            commit(step_and_split(merged, problem, options, split, product))
+            return
+        total = total_log(logs)
+        stepped, before, scale = line_search_steps(
+            merged, problem, options, None if total is None else total @ weights)
         if self.pending is not None:
             pending, self.pending = self.pending, None
-            failed = pending.check(collective) if before is None \
-                else pending.fails(before - 2 * total)
+            failed = pending.check(options.collective) if before is None \
+                else pending.fails(before - 2 * scale)
             if failed:
                 pending.undo()
                 return redo()
         factors = split(stepped)
         if needs_check(stepped, merged, factors):
-            self.pending = PendingSplit(before, total, problem, factors, merged.shape,
+            self.pending = PendingSplit(before, scale, problem, factors, merged.shape,
                                         lambda: commit(split(merged)), product)
         commit(factors)
 
@@ -257,10 +267,9 @@ def line_search_steps(merged: torch.Tensor, problem, options, scale=None):
         overlap = float(torch.vdot(merged.flatten(), direction.flatten()).real)
         line = torch.addr(psi.expand(len(u), -1), psi.new_tensor(u), e)
         local = _log_abs(line) @ weights
-        if start is None and scale is not None:
-            local = torch.cat((local, scale.view(1)))
-        sums = collective.sum(local).tolist()
-        if start is None and scale is not None:
+        carry = start is None and scale is not None  # the scale rides with the first sum
+        sums = collective.sum(torch.cat((local, scale.view(1))) if carry else local).tolist()
+        if carry:
             scale_sum = sums.pop()
         norms = [1 + 2 * overlap * value + value * value for value in u]  # |M + u e|^2
         phi = [-2 * a + math.log(b) for a, b in zip(sums, norms)]

@@ -34,7 +34,7 @@ from __future__ import annotations
 import torch
 
 from ..backend import tiny
-from ..local_steps import DeferredChecks, step_and_split, total_log
+from ..local_steps import DeferredChecks
 from ..sweeps import UpdateOptions, split_toward
 from .pair_problems import DensePairProblem, GroupedPairProblem
 
@@ -136,11 +136,6 @@ class TwoSiteLearner:
         else:
             self.right[k], self.right_log[k] = v, self.right_log[k + 1]
 
-    def _scale(self, k: int, weights: torch.Tensor) -> torch.Tensor | None:
-        """sum_b w_b ln c_b of pair k's environments (0-d; None for 0)."""
-        total = total_log([self.left_log[k], self.right_log[k + 2]])
-        return None if total is None else total @ weights
-
     # ------------------------------------------------------------------ update
     def update(self, k: int, moving_right: bool, rows: torch.Tensor | None,
                weights: torch.Tensor) -> None:
@@ -162,11 +157,8 @@ class TwoSiteLearner:
         def commit(factors):
             self._commit(k, moving_right, factors)
 
-        problem = self._problem(k, rows, weights)
-        if rows is not None or opts.lr is not None:
-            commit(step_and_split(merged, problem, opts, split))
-            return
-        self._checks.update(merged, problem, self._scale(k, weights), split, commit,
+        self._checks.update(merged, self._problem(k, rows, weights), rows, weights,
+                            [self.left_log[k], self.right_log[k + 2]], split, commit,
                             lambda: self.update(k, moving_right, rows, weights))
 
     def settle(self) -> None:

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import torch
 
-from ..local_steps import DeferredChecks, MatrixProblem, step_and_split, total_log
+from ..local_steps import DeferredChecks, MatrixProblem, total_log
 from ..sweeps import UpdateOptions, split_merged, split_toward
 from .contraction import child_vector, leg_vector, normalize_rows, one_hot
 from .tree import Child, Tree
@@ -91,17 +91,6 @@ class TwoNodeLearner:
         """Check the last update's truncated split now (the end of a sweep)."""
         self._checks.settle()
 
-    def _step(self, merged, problem, logs, rows, weights, split, commit, redo,
-              product=lambda factors: factors[0] @ factors[1]) -> None:
-        """The update's step(s) and split, ``commit(factors)`` into the tree: checked at
-        once for a minibatch or a fixed step, else by the next update."""
-        if rows is not None or self.options.lr is not None:
-            commit(step_and_split(merged, problem, self.options, split, product))
-            return
-        scale = total_log(logs)
-        self._checks.update(merged, problem, None if scale is None else scale @ weights,
-                            split, commit, redo, product)
-
     def update(self, cut: int, toward: int, rows: torch.Tensor | None,
                weights: torch.Tensor) -> None:
         """Gradient step(s) on the edge ``cut`` (a node, or the root for the root edge),
@@ -148,11 +137,11 @@ class TwoNodeLearner:
                 vector = leg_vector(self.tensors[v], i, self._vector(sibling), self.down[v])
                 self._set_down(u, vector, [self._log(sibling), self.down_log[v]])
 
-        self._step(merged, problem,
-                   [self._log(c) for c in tree.children[u]] + [self._log(sibling),
-                                                               self.down_log[v]],
-                   rows, weights, lambda m: split_toward(m, self.options, side), commit,
-                   lambda: self._update_edge(u, toward, rows, weights))
+        self._checks.update(merged, problem, rows, weights,
+                            [self._log(c) for c in tree.children[u]]
+                            + [self._log(sibling), self.down_log[v]],
+                            lambda m: split_toward(m, self.options, side), commit,
+                            lambda: self._update_edge(u, toward, rows, weights))
 
     def _update_root(self, toward: int, rows, weights) -> None:
         tree = self.tree
@@ -170,11 +159,11 @@ class TwoNodeLearner:
             matrix = t.reshape(-1, t.shape[2])
             merged = matrix @ merged if side == 0 else merged @ matrix.T
         problem = self._problem(legs[0], legs[1], rows, weights)
-        self._step(merged, problem, logs, rows, weights,
-                   lambda m: split_merged(m, self.options),
-                   lambda factors: self._commit_root(toward, *factors),
-                   lambda: self._update_root(toward, rows, weights),
-                   product=lambda f: (f[0] * f[1]) @ f[2])
+        self._checks.update(merged, problem, rows, weights, logs,
+                            lambda m: split_merged(m, self.options),
+                            lambda factors: self._commit_root(toward, *factors),
+                            lambda: self._update_root(toward, rows, weights),
+                            product=lambda f: (f[0] * f[1]) @ f[2])
 
     def _commit_root(self, toward: int, uu, s, vh) -> None:
         """The root edge's split ``uu s vh`` into the tree, the centre on ``toward``."""
